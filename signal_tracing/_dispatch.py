@@ -1,0 +1,983 @@
+"""The patch on ``django.dispatch.Signal``: the only module that touches Django internals.
+
+``send``, ``send_robust``, ``asend`` and ``asend_robust`` are replaced on the class (so every
+instance, past and future, is covered) by functions that keep Django's fast path byte for byte
+and, when a firing is traced, run Django's own receiver loop with a record (and span) around
+each call. Originals are kept and put back exactly by :func:`release`.
+
+Transparency rules followed here: receivers are called with exactly Django's arguments, in
+Django's order and concurrency; results hold the original receiver objects; exceptions
+propagate untouched (bare ``raise``); ``_log_robust_failure`` is called as Django calls it;
+records never hold the signal, sender, receiver or kwargs objects (unless a test capture asks).
+Tracer failures are logged once and the firing continues untraced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Final
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.dispatch import Signal, dispatcher
+from opentelemetry.trace import Span
+
+from signal_tracing import attributes as attrs
+from signal_tracing import spans
+from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
+from signal_tracing.conf import Config
+from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry, sender_label
+from signal_tracing.nesting import Node, current_node, depth_and_reentrancy
+from signal_tracing.recording import Recording, active_recordings
+from signal_tracing.records import DispatchRecord, Outcome, Policy, ReceiverCall, SentObjects
+from signal_tracing.spans import SpanEmitter
+
+logger = logging.getLogger("signal_tracing")
+
+NO_RECEIVERS: Final = dispatcher.NO_RECEIVERS
+METHODS: Final = ("send", "send_robust", "asend", "asend_robust")
+
+# Django 6.0 runs a firing's async receivers with asyncio.TaskGroup in ONE shared context
+# (dispatcher._run_parallel) and runs sync receivers before async ones; Django 5.2 uses
+# asyncio.gather (a context per task) and runs the sync group concurrently with the async one.
+# Delete the 5.2 branches when Django 5.2 support ends (April 2028).
+_run_parallel: Final[Callable[..., Awaitable[list[Any]]] | None] = getattr(
+    dispatcher, "_run_parallel", None
+)
+SHARED_ASYNC_CONTEXT: Final = _run_parallel is not None
+
+
+async def _parallel(*coroutines: Awaitable[Any]) -> list[Any]:
+    if _run_parallel is not None:
+        return await _run_parallel(*coroutines)
+    return await asyncio.gather(*coroutines)  # Django 5.2
+
+
+async def _sync_then_async(
+    sync_send: Callable[[], Awaitable[list[Any]]], coroutines: Sequence[Awaitable[Any]]
+) -> tuple[list[Any], list[Any]]:
+    if _run_parallel is not None:
+        responses = await sync_send()
+        return responses, await _run_parallel(*coroutines)
+    responses, async_responses = await asyncio.gather(  # Django 5.2
+        sync_send(), asyncio.gather(*coroutines)
+    )
+    return responses, async_responses
+
+
+# --------------------------------------------------------------------------------------------
+# State: who needs the patch, and with which configuration.
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.originals: dict[str, Any] = {}
+        self.installed: dict[str, Any] | None = None
+        self.emitter: SpanEmitter | None = None
+        self.config = Config()
+        #: Active test captures; while any exists, firings with no receivers are recorded too.
+        self.captures = 0
+        self.failures_logged: set[str] = set()
+
+
+_state: Final = _State()
+
+
+class _SignalInfo:
+    """Per-signal facts worth caching: its names, its policy, and labels of its senders."""
+
+    __slots__ = ("name", "path", "policy", "ref", "senders")
+
+    def __init__(self, signal: Signal, config: Config) -> None:
+        self.ref = weakref.ref(signal)
+        self.name, self.path = registry.name_of(signal)
+        self.policy = config.policy_for(self.path)
+        # id(sender) -> (weakref to sender, label, excluded)
+        self.senders: dict[int, tuple[weakref.ref[Any], str, bool]] = {}
+
+
+_infos: dict[int, _SignalInfo] = {}
+_SENDER_CACHE_LIMIT: Final = 4096
+
+
+def _signal_info(signal: Signal) -> _SignalInfo:
+    info = _infos.get(id(signal))
+    if info is None or info.ref() is not signal:
+        info = _infos[id(signal)] = _SignalInfo(signal, _state.config)
+    return info
+
+
+def _sender_facts(info: _SignalInfo, sender: Any) -> tuple[str, bool]:
+    entry = info.senders.get(id(sender))
+    if entry is not None and entry[0]() is sender:
+        return entry[1], entry[2]
+    label = sender_label(sender)
+    excluded = matches_any(label, _state.config.exclude_senders)
+    try:
+        reference = weakref.ref(sender)
+    except TypeError:  # None, str, int...: cheap to label every time
+        return label, excluded
+    if len(info.senders) >= _SENDER_CACHE_LIMIT:
+        info.senders.clear()
+    info.senders[id(sender)] = (reference, label, excluded)
+    return label, excluded
+
+
+def _tracer_failed(where: str) -> None:
+    """Log a tracer-internal failure once per place; the application call goes on."""
+    if where in _state.failures_logged:
+        logger.debug("signal_tracing failed again in %s", where, exc_info=True)
+        return
+    _state.failures_logged.add(where)
+    logger.warning(
+        "signal_tracing failed in %s; the signal was sent normally but this firing's record "
+        "is incomplete. Further failures here are logged at DEBUG level.",
+        where,
+        exc_info=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Routing: what to do with one firing.
+
+_PLAIN: Final = 0
+_COUNT: Final = 1
+_TRACE: Final = 2
+
+
+def _route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str]:
+    try:
+        info = _signal_info(signal)
+        recordings = active_recordings.get()
+        if _state.captures and any(recording.everything for recording in recordings):
+            return _TRACE, info, _sender_facts(info, sender)[0]
+        policy = info.policy
+        if policy is Policy.OFF:
+            return _PLAIN, None, ""
+        label, excluded = _sender_facts(info, sender)
+        if excluded:
+            return _PLAIN, None, ""
+        emitter = _state.emitter
+        if not recordings and (emitter is None or emitter.parent_is_sampled_out()):
+            return _PLAIN, None, ""
+        return (_COUNT if policy is Policy.COUNT else _TRACE), info, label
+    except Exception:
+        _tracer_failed("routing")
+        return _PLAIN, None, ""
+
+
+def _add_count(node: Node | None, info: _SignalInfo, label: str, elapsed_ns: int) -> None:
+    try:
+        target = node.count_target() if node is not None else None
+        if target is not None:
+            target.add_count((info.name, label), elapsed_ns)
+        for recording in active_recordings.get():
+            recording.add_count(info.name, info.path, label, elapsed_ns)
+    except Exception:
+        _tracer_failed("counting")
+
+
+# --------------------------------------------------------------------------------------------
+# A traced firing.
+
+
+class _Call(Node):
+    """The node of one running receiver call."""
+
+    __slots__ = ("call", "node_token", "otel_token", "owns_span")
+
+    def __init__(self, parent: Node, span: Span | None, call: ReceiverCall) -> None:
+        super().__init__(parent, span)
+        self.call = call
+        self.node_token: Any = None
+        self.otel_token: Any = None
+        self.owns_span = False
+
+    def current_call(self) -> ReceiverCall | None:
+        return self.call
+
+
+class _Firing(Node):
+    """The node of one traced firing; enters and leaves its receiver calls."""
+
+    __slots__ = (
+        "broken",
+        "handled_errors",
+        "identities",
+        "key",
+        "merged",
+        "node_token",
+        "otel_token",
+        "record",
+        "record_messages",
+        "recordings",
+        "shared_context",
+        "sync_count",
+    )
+
+    def __init__(self, parent: Node | None, key: tuple[int, int], record: DispatchRecord) -> None:
+        super().__init__(parent, None)
+        self.key = key
+        self.record = record
+        self.identities: list[tuple[ReceiverIdentity, bool]] = []
+        self.merged = False
+        self.shared_context = False
+        self.broken = False
+        self.handled_errors = 0
+        self.node_token: Any = None
+        self.otel_token: Any = None
+        self.recordings: tuple[Recording, ...] = ()
+        self.record_messages = False
+        self.sync_count = 0
+
+    def firing_key(self) -> tuple[int, int] | None:
+        return self.key
+
+    def current_call(self) -> ReceiverCall | None:
+        return None
+
+    def enter(self, index: int, attach: bool = True) -> _Call | None:
+        if self.broken:
+            return None
+        try:
+            identity, excluded = self.identities[index]
+            if excluded:
+                return None
+            is_async = index >= self.sync_count
+            record = ReceiverCall(
+                self.record, identity.name, identity.file_path, identity.line_number, is_async
+            )
+            self.record.calls.append(record)
+            span: Span | None = None
+            owns_span = False
+            if self.span is not None:
+                if self.merged:
+                    span = self.span
+                elif self.take_span_slot(_state.config.max_spans_per_trace):
+                    span = self._start_receiver_span(identity, is_async)
+                    owns_span = True
+            frame = _Call(self, None if self.merged else span, record)
+            frame.owns_span = owns_span
+            if attach:
+                frame.node_token = current_node.set(frame)
+                if span is not None:
+                    frame.otel_token = spans.attach(span)
+            record.start_ns = time.perf_counter_ns()
+            return frame
+        except Exception:
+            self.broken = True
+            _tracer_failed("entering a receiver call")
+            return None
+
+    def _start_receiver_span(self, identity: ReceiverIdentity, is_async: bool) -> Span:
+        assert _state.emitter is not None
+        attributes = _receiver_attributes(identity, is_async)
+        return _state.emitter.start(
+            attrs.RECEIVER_SPAN_NAME.format(receiver=identity.name), attributes, self.span
+        )
+
+    def leave(self, frame: _Call | None, error: BaseException | None, handled: bool) -> None:
+        if frame is None:
+            return
+        try:
+            call = frame.call
+            call.end_ns = time.perf_counter_ns()
+            if error is None:
+                call.outcome = Outcome.OK
+            else:
+                call.outcome = Outcome.HANDLED if handled else _failure_outcome(error)
+                call.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+                if handled:
+                    self.handled_errors += 1
+            span = frame.span if frame.owns_span else None
+            if span is not None:
+                spans.flush_node(frame)
+                if error is not None:
+                    spans.record_error(span, error, record_message=self.record_messages)
+                    span.set_attribute(attrs.RECEIVER_OUTCOME, call.outcome.value)
+                span.end()
+            elif self.merged and error is not None and self.span is not None:
+                spans.record_error(self.span, error, record_message=self.record_messages)
+        except Exception:
+            self.broken = True
+            _tracer_failed("leaving a receiver call")
+        finally:
+            _reset_tokens(frame)
+
+    def skipped(self, indexes: range) -> None:
+        """Record receivers that never ran because an earlier one raised in ``send()``."""
+        try:
+            for index in indexes:
+                identity, excluded = self.identities[index]
+                if excluded:
+                    continue
+                is_async = index >= self.sync_count
+                call = ReceiverCall(
+                    self.record, identity.name, identity.file_path, identity.line_number, is_async
+                )
+                call.outcome = Outcome.NOT_RUN
+                self.record.calls.append(call)
+        except Exception:
+            _tracer_failed("recording receivers not run")
+
+    def finish(self, error: BaseException | None) -> None:
+        try:
+            record = self.record
+            record.end_ns = time.perf_counter_ns()
+            record.outcome = Outcome.OK if error is None else _failure_outcome(error)
+            span = self.span
+            if span is not None:
+                not_run = record.not_run_count
+                if not_run:
+                    span.set_attribute(attrs.SIGNAL_RECEIVERS_NOT_RUN, not_run)
+                if self.handled_errors:
+                    span.set_attribute(attrs.SIGNAL_RECEIVERS_FAILED, self.handled_errors)
+                if error is not None and not self.merged:
+                    spans.record_error(span, error, record_message=self.record_messages)
+                spans.flush_node(self)
+                span.end()
+        except Exception:
+            _tracer_failed("finishing a firing")
+        finally:
+            _reset_tokens(self)
+
+
+def _failure_outcome(error: BaseException) -> Outcome:
+    return Outcome.CANCELLED if isinstance(error, asyncio.CancelledError) else Outcome.RAISED
+
+
+def _reset_tokens(node: _Call | _Firing) -> None:
+    # Tokens are reset in the context that set them; a ValueError means the context changed
+    # under us (a receiver switched contexts), and the value is then left as Django left it.
+    if node.otel_token is not None:
+        try:
+            spans.detach(node.otel_token)
+        except Exception:
+            _tracer_failed("restoring the OpenTelemetry context")
+        node.otel_token = None
+    if node.node_token is not None:
+        try:
+            current_node.reset(node.node_token)
+        except Exception:
+            _tracer_failed("restoring the current firing")
+        node.node_token = None
+
+
+def _receiver_attributes(identity: ReceiverIdentity, is_async: bool) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        attrs.CODE_FUNCTION_NAME: identity.name,
+        attrs.RECEIVER_ASYNC: is_async,
+    }
+    if identity.file_path is not None:
+        attributes[attrs.CODE_FILE_PATH] = identity.file_path
+    if identity.line_number is not None:
+        attributes[attrs.CODE_LINE_NUMBER] = identity.line_number
+    return attributes
+
+
+class _NullFiring:
+    """Stands in for a firing the tracer could not set up: receivers run untraced."""
+
+    shared_context = False
+
+    def enter(self, index: int, attach: bool = True) -> None:
+        return None
+
+    def leave(self, frame: None, error: BaseException | None, handled: bool) -> None:
+        return None
+
+    def skipped(self, indexes: range) -> None:
+        return None
+
+    def finish(self, error: BaseException | None) -> None:
+        return None
+
+
+_NULL: Final = _NullFiring()
+
+
+def _start(
+    info: _SignalInfo,
+    signal: Signal,
+    sender: Any,
+    label: str,
+    method: str,
+    named: dict[str, Any],
+    sync_receivers: Sequence[Any],
+    async_receivers: Sequence[Any],
+) -> _Firing | _NullFiring:
+    try:
+        config = _state.config
+        recordings = active_recordings.get()
+        everything = any(recording.everything for recording in recordings)
+        identities = [
+            (identity, matches_any(identity.name, config.exclude_receivers))
+            for identity in map(receiver_identity, (*sync_receivers, *async_receivers))
+        ]
+        visible = sum(1 for _identity, excluded in identities if not excluded)
+        hidden = (visible == 0 and bool(identities)) or _sender_facts(info, sender)[1]
+        template = named.get("template")
+        if not hidden and template is not None and config.exclude_templates:
+            name = template_name(template)
+            hidden = name is not None and matches_any(name, config.exclude_templates)
+        if hidden and not everything:
+            return _NULL
+        parent = current_node.get()
+        key = (id(signal), id(sender))
+        depth, reentrant = depth_and_reentrancy(parent, key)
+        record = DispatchRecord(
+            info.name,
+            info.path,
+            label,
+            method,
+            info.policy,
+            depth,
+            reentrant,
+            parent.current_call() if parent is not None else None,
+        )
+        record.receiver_count = visible
+        record.attributes = kwargs_attributes(
+            named, config.max_attribute_length, config.record_kwargs
+        )
+        firing = _Firing(parent, key, record)
+        firing.identities = identities
+        firing.sync_count = len(sync_receivers)
+        firing.recordings = recordings
+        firing.record_messages = config.record_exception_messages
+        firing.shared_context = SHARED_ASYNC_CONTEXT and len(async_receivers) > 1
+        emitter = _state.emitter
+        if (
+            emitter is not None
+            and visible
+            and not hidden
+            and info.policy is Policy.SPAN
+            and not emitter.parent_is_sampled_out()
+            and firing.take_span_slot(config.max_spans_per_trace)
+        ):
+            firing.merged = (
+                visible == 1 and config.merge_single_receiver and method in ("send", "asend")
+            )
+            firing.span = _start_firing_span(emitter, firing, record, info)
+            if recordings and firing.span is not None:
+                span_ids = spans.ids(firing.span)
+                if span_ids is not None:
+                    record.trace_id, record.span_id = span_ids
+        firing.node_token = current_node.set(firing)
+        if firing.shared_context and firing.span is not None:
+            # Concurrent receivers share one context on Django 6: none of them may attach
+            # its own span, so whatever they send nests under the firing instead.
+            firing.otel_token = spans.attach(firing.span)
+        keep_objects = False
+        for recording in recordings:
+            recording.add(record)
+            keep_objects = keep_objects or recording.keep_objects
+        if keep_objects:
+            record.objects = SentObjects(signal, sender, named)
+        record.start_ns = time.perf_counter_ns()
+        return firing
+    except Exception:
+        _tracer_failed("starting a firing")
+        return _NULL
+
+
+def _start_firing_span(
+    emitter: SpanEmitter, firing: _Firing, record: DispatchRecord, info: _SignalInfo
+) -> Span:
+    attributes: dict[str, Any] = {
+        attrs.SIGNAL_NAME: info.name,
+        attrs.SIGNAL_PATH: info.path,
+        attrs.SIGNAL_SENDER: record.sender_label,
+        attrs.SIGNAL_METHOD: record.method,
+        attrs.SIGNAL_RECEIVERS: record.receiver_count,
+        attrs.SIGNAL_DEPTH: record.depth,
+    }
+    if record.reentrant:
+        attributes[attrs.SIGNAL_REENTRANT] = True
+    attributes.update(record.attributes)
+    if firing.merged:
+        identity, is_async = next(
+            (identity, index >= firing.sync_count)
+            for index, (identity, excluded) in enumerate(firing.identities)
+            if not excluded
+        )
+        attributes.update(_receiver_attributes(identity, is_async))
+        name = attrs.MERGED_SPAN_NAME.format(signal=info.name, receiver=identity.name)
+    else:
+        name = attrs.DISPATCH_SPAN_NAME.format(signal=info.name, method=record.method)
+    return emitter.start(name, attributes)
+
+
+def _record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: str) -> None:
+    """Record a firing that found no live receivers (test captures only)."""
+    try:
+        if not any(recording.everything for recording in active_recordings.get()):
+            return
+        info = _signal_info(signal)
+        label = _sender_facts(info, sender)[0]
+        firing = _start(info, signal, sender, label, method, named, (), ())
+        firing.finish(None)
+    except Exception:
+        _tracer_failed("recording a firing without receivers")
+
+
+# --------------------------------------------------------------------------------------------
+# The four replacements. Each starts with Django's own fast path, unchanged.
+
+
+def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        return []
+    mode, info, label = _route(self, sender)
+    if mode == _PLAIN:
+        return _state.originals["send"](self, sender, **named)  # type: ignore[no-any-return]
+    assert info is not None
+    if mode == _COUNT:
+        node = current_node.get()
+        started = time.perf_counter_ns()
+        try:
+            return _state.originals["send"](self, sender, **named)  # type: ignore[no-any-return]
+        finally:
+            _add_count(node, info, label, time.perf_counter_ns() - started)
+    sync_receivers, async_receivers = self._live_receivers(sender)
+    if not sync_receivers and not async_receivers:
+        if _state.captures:
+            _record_empty(self, sender, named, "send")
+        return []
+    firing = _start(info, self, sender, label, "send", named, sync_receivers, async_receivers)
+    error: BaseException | None = None
+    try:
+        responses = []
+        for index, receiver in enumerate(sync_receivers):
+            frame = firing.enter(index)
+            try:
+                response = receiver(signal=self, sender=sender, **named)
+            except BaseException as exc:
+                firing.leave(frame, exc, False)
+                firing.skipped(range(index + 1, len(sync_receivers) + len(async_receivers)))
+                raise
+            firing.leave(frame, None, False)
+            responses.append((receiver, response))
+        if async_receivers:
+            offset = len(sync_receivers)
+
+            async def asend() -> Any:
+                async_responses = await _parallel(
+                    *(
+                        _awaited(
+                            firing,
+                            offset + index,
+                            receiver(signal=self, sender=sender, **named),
+                        )
+                        for index, receiver in enumerate(async_receivers)
+                    )
+                )
+                return zip(async_receivers, async_responses)
+
+            responses.extend(async_to_sync(asend)())
+        return responses
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        firing.finish(error)
+
+
+def send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        return []
+    mode, info, label = _route(self, sender)
+    if mode == _PLAIN:
+        return _state.originals["send_robust"](self, sender, **named)  # type: ignore[no-any-return]
+    assert info is not None
+    if mode == _COUNT:
+        node = current_node.get()
+        started = time.perf_counter_ns()
+        try:
+            return _state.originals["send_robust"](self, sender, **named)  # type: ignore[no-any-return]
+        finally:
+            _add_count(node, info, label, time.perf_counter_ns() - started)
+    sync_receivers, async_receivers = self._live_receivers(sender)
+    if not sync_receivers and not async_receivers:
+        if _state.captures:
+            _record_empty(self, sender, named, "send_robust")
+        return []
+    firing = _start(
+        info, self, sender, label, "send_robust", named, sync_receivers, async_receivers
+    )
+    error: BaseException | None = None
+    try:
+        responses = []
+        for index, receiver in enumerate(sync_receivers):
+            frame = firing.enter(index)
+            try:
+                response = receiver(signal=self, sender=sender, **named)
+            except Exception as err:
+                try:
+                    self._log_robust_failure(receiver, err)
+                finally:
+                    firing.leave(frame, err, True)
+                responses.append((receiver, err))
+            except BaseException as exc:
+                firing.leave(frame, exc, False)
+                raise
+            else:
+                firing.leave(frame, None, False)
+                responses.append((receiver, response))
+        if async_receivers:
+            offset = len(sync_receivers)
+
+            async def asend_and_wrap_exception(index: int, receiver: Any) -> Any:
+                frame = firing.enter(offset + index, not firing.shared_context)
+                try:
+                    response = await receiver(signal=self, sender=sender, **named)
+                except Exception as err:
+                    try:
+                        self._log_robust_failure(receiver, err)
+                    finally:
+                        firing.leave(frame, err, True)
+                    return err
+                except BaseException as exc:
+                    firing.leave(frame, exc, False)
+                    raise
+                firing.leave(frame, None, False)
+                return response
+
+            async def asend() -> Any:
+                async_responses = await _parallel(
+                    *(
+                        asend_and_wrap_exception(index, receiver)
+                        for index, receiver in enumerate(async_receivers)
+                    )
+                )
+                return zip(async_receivers, async_responses)
+
+            responses.extend(async_to_sync(asend)())
+        return responses
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        firing.finish(error)
+
+
+async def _awaited(firing: _Firing | _NullFiring, index: int, awaitable: Awaitable[Any]) -> Any:
+    """Await one async receiver's coroutine inside its receiver call."""
+    frame = firing.enter(index, not firing.shared_context)
+    try:
+        response = await awaitable
+    except BaseException as exc:
+        firing.leave(frame, exc, False)
+        raise
+    firing.leave(frame, None, False)
+    return response
+
+
+async def asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        return []
+    mode, info, label = _route(self, sender)
+    if mode == _PLAIN:
+        return await _state.originals["asend"](self, sender, **named)  # type: ignore[no-any-return]
+    assert info is not None
+    if mode == _COUNT:
+        node = current_node.get()
+        started = time.perf_counter_ns()
+        try:
+            return await _state.originals["asend"](self, sender, **named)  # type: ignore[no-any-return]
+        finally:
+            _add_count(node, info, label, time.perf_counter_ns() - started)
+    sync_receivers, async_receivers = self._live_receivers(sender)
+    if not sync_receivers and not async_receivers:
+        if _state.captures:
+            _record_empty(self, sender, named, "asend")
+        return []
+    firing = _start(info, self, sender, label, "asend", named, sync_receivers, async_receivers)
+    error: BaseException | None = None
+    try:
+        sync_send: Callable[[], Awaitable[list[Any]]]
+        if sync_receivers:
+
+            @sync_to_async
+            def sync_send() -> list[Any]:
+                responses = []
+                for index, receiver in enumerate(sync_receivers):
+                    frame = firing.enter(index)
+                    try:
+                        response = receiver(signal=self, sender=sender, **named)
+                    except BaseException as exc:
+                        firing.leave(frame, exc, False)
+                        if _run_parallel is not None:  # Django 6: async ones never start
+                            firing.skipped(
+                                range(index + 1, len(sync_receivers) + len(async_receivers))
+                            )
+                        else:
+                            firing.skipped(range(index + 1, len(sync_receivers)))
+                        raise
+                    firing.leave(frame, None, False)
+                    responses.append((receiver, response))
+                return responses
+
+        else:
+
+            async def sync_send() -> list[Any]:
+                return []
+
+        offset = len(sync_receivers)
+        responses, async_responses = await _sync_then_async(
+            sync_send,
+            _LazyCoroutines(
+                lambda: [
+                    _awaited(firing, offset + index, receiver(signal=self, sender=sender, **named))
+                    for index, receiver in enumerate(async_receivers)
+                ]
+            ),
+        )
+        responses.extend(zip(async_receivers, async_responses))
+        return responses  # type: ignore[no-any-return]
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        firing.finish(error)
+
+
+async def asend_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        return []
+    mode, info, label = _route(self, sender)
+    if mode == _PLAIN:
+        return await _state.originals["asend_robust"](self, sender, **named)  # type: ignore[no-any-return]
+    assert info is not None
+    if mode == _COUNT:
+        node = current_node.get()
+        started = time.perf_counter_ns()
+        try:
+            return await _state.originals["asend_robust"](self, sender, **named)  # type: ignore[no-any-return]
+        finally:
+            _add_count(node, info, label, time.perf_counter_ns() - started)
+    sync_receivers, async_receivers = self._live_receivers(sender)
+    if not sync_receivers and not async_receivers:
+        if _state.captures:
+            _record_empty(self, sender, named, "asend_robust")
+        return []
+    firing = _start(
+        info, self, sender, label, "asend_robust", named, sync_receivers, async_receivers
+    )
+    error: BaseException | None = None
+    try:
+        sync_send: Callable[[], Awaitable[list[Any]]]
+        if sync_receivers:
+
+            @sync_to_async
+            def sync_send() -> list[Any]:
+                responses = []
+                for index, receiver in enumerate(sync_receivers):
+                    frame = firing.enter(index)
+                    try:
+                        response = receiver(signal=self, sender=sender, **named)
+                    except Exception as err:
+                        try:
+                            self._log_robust_failure(receiver, err)
+                        finally:
+                            firing.leave(frame, err, True)
+                        responses.append((receiver, err))
+                    except BaseException as exc:
+                        firing.leave(frame, exc, False)
+                        raise
+                    else:
+                        firing.leave(frame, None, False)
+                        responses.append((receiver, response))
+                return responses
+
+        else:
+
+            async def sync_send() -> list[Any]:
+                return []
+
+        offset = len(sync_receivers)
+
+        async def asend_and_wrap_exception(index: int, receiver: Any) -> Any:
+            frame = firing.enter(offset + index, not firing.shared_context)
+            try:
+                response = await receiver(signal=self, sender=sender, **named)
+            except Exception as err:
+                try:
+                    self._log_robust_failure(receiver, err)
+                finally:
+                    firing.leave(frame, err, True)
+                return err
+            except BaseException as exc:
+                firing.leave(frame, exc, False)
+                raise
+            firing.leave(frame, None, False)
+            return response
+
+        responses, async_responses = await _sync_then_async(
+            sync_send,
+            _LazyCoroutines(
+                lambda: [
+                    asend_and_wrap_exception(index, receiver)
+                    for index, receiver in enumerate(async_receivers)
+                ]
+            ),
+        )
+        responses.extend(zip(async_receivers, async_responses))
+        return responses  # type: ignore[no-any-return]
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        firing.finish(error)
+
+
+class _LazyCoroutines(Sequence[Coroutine[Any, Any, Any]]):
+    """Builds the async receivers' coroutines only when unpacked.
+
+    Django 6 calls the async receivers after the sync group finished (a sync receiver that
+    raises means they are never called); Django 5.2 calls them right away, concurrently.
+    Unpacking with ``*`` at the point Django does keeps both behaviours.
+    """
+
+    def __init__(self, build: Callable[[], list[Coroutine[Any, Any, Any]]]) -> None:
+        self._build = build
+        self._built: list[Coroutine[Any, Any, Any]] | None = None
+
+    def _items(self) -> list[Coroutine[Any, Any, Any]]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items()[index]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __iter__(self) -> Any:
+        return iter(self._items())
+
+
+# While a test capture is active, these variants are installed instead: they also record
+# firings that take Django's fast path, so nothing changes for code outside captures.
+
+
+def capturing_send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        _record_empty(self, sender, named, "send")
+        return []
+    return send(self, sender, **named)
+
+
+def capturing_send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        _record_empty(self, sender, named, "send_robust")
+        return []
+    return send_robust(self, sender, **named)
+
+
+async def capturing_asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        _record_empty(self, sender, named, "asend")
+        return []
+    return await asend(self, sender, **named)
+
+
+async def capturing_asend_robust(
+    self: Signal, sender: Any, **named: Any
+) -> list[tuple[Any, Any]]:
+    if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
+        _record_empty(self, sender, named, "asend_robust")
+        return []
+    return await asend_robust(self, sender, **named)
+
+
+# --------------------------------------------------------------------------------------------
+# Installing and removing the patch.
+
+_REPLACEMENTS: Final[dict[str, Any]] = {
+    "send": send,
+    "send_robust": send_robust,
+    "asend": asend,
+    "asend_robust": asend_robust,
+}
+
+
+_CAPTURING_REPLACEMENTS: Final[dict[str, Any]] = {
+    "send": capturing_send,
+    "send_robust": capturing_send_robust,
+    "asend": capturing_asend,
+    "asend_robust": capturing_asend_robust,
+}
+
+
+def _sync_patch() -> None:
+    # Caller holds _state.lock.
+    wanted = _state.emitter is not None or _state.captures > 0
+    if not wanted:
+        if _state.installed is not None:
+            for name in METHODS:
+                setattr(Signal, name, _state.originals[name])
+            _state.installed = None
+        return
+    replacements = _CAPTURING_REPLACEMENTS if _state.captures else _REPLACEMENTS
+    if _state.installed is replacements:
+        return
+    if _state.installed is None:
+        _state.originals = {name: Signal.__dict__[name] for name in METHODS}
+    for name in METHODS:
+        setattr(Signal, name, replacements[name])
+    _state.installed = replacements
+
+
+def is_patched() -> bool:
+    return _state.installed is not None
+
+
+def is_tracing() -> bool:
+    return _state.emitter is not None
+
+
+def configure(config: Config) -> None:
+    """Use ``config`` from now on (policies and names are recomputed lazily)."""
+    with _state.lock:
+        _state.config = config
+        _infos.clear()
+
+
+def current_config() -> Config:
+    return _state.config
+
+
+def start_tracing(emitter: SpanEmitter, config: Config) -> None:
+    with _state.lock:
+        configure(config)
+        _state.emitter = emitter
+        _sync_patch()
+
+
+def stop_tracing() -> None:
+    with _state.lock:
+        _state.emitter = None
+        _sync_patch()
+
+
+def acquire_capture() -> None:
+    """Keep the patch installed and record firings without receivers until released."""
+    with _state.lock:
+        _state.captures += 1
+        _sync_patch()
+
+
+def release_capture() -> None:
+    with _state.lock:
+        _state.captures = max(_state.captures - 1, 0)
+        _sync_patch()
+
+
+def current_emitter() -> SpanEmitter | None:
+    return _state.emitter

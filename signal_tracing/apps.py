@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+from signal_tracing.conf import SETTING_NAME
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        from signal_tracing.instrumentation import apply_settings
+
+        apply_settings()
+
+
+class SignalTracingConfig(AppConfig):
+    name = "signal_tracing"
+    verbose_name = "Signal tracing"
+
+    def ready(self) -> None:
+        from signal_tracing import checks  # noqa: F401  (registers the system checks)
+        from signal_tracing.instrumentation import apply_settings
+
+        # Strong reference and a dispatch_uid: the toggle must survive garbage collection
+        # and repeated ready() calls in test runners.
+        setting_changed.connect(
+            _setting_changed, weak=False, dispatch_uid="signal_tracing.setting_changed"
+        )
+        apply_settings()

@@ -1,0 +1,258 @@
+"""Names for signals, receivers and senders: stable, low-cardinality, and safe to compute.
+
+Nothing here calls ``repr()`` or ``str()`` on application objects, touches the database, or
+evaluates lazy objects: names come from types, code objects and module dictionaries only.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
+from typing import Any, Final, NamedTuple
+
+from django.dispatch import Signal
+
+#: Django's built-in signals: (module that defines it, attribute, documented dotted path).
+#: ``setting_changed`` is defined in ``django.core.signals`` but documented, and imported by
+#: users, as ``django.test.signals.setting_changed``; the documented path wins.
+BUILTIN_SIGNALS: Final = (
+    ("django.db.models.signals", "pre_init", "django.db.models.signals.pre_init"),
+    ("django.db.models.signals", "post_init", "django.db.models.signals.post_init"),
+    ("django.db.models.signals", "pre_save", "django.db.models.signals.pre_save"),
+    ("django.db.models.signals", "post_save", "django.db.models.signals.post_save"),
+    ("django.db.models.signals", "pre_delete", "django.db.models.signals.pre_delete"),
+    ("django.db.models.signals", "post_delete", "django.db.models.signals.post_delete"),
+    ("django.db.models.signals", "m2m_changed", "django.db.models.signals.m2m_changed"),
+    ("django.db.models.signals", "class_prepared", "django.db.models.signals.class_prepared"),
+    ("django.db.models.signals", "pre_migrate", "django.db.models.signals.pre_migrate"),
+    ("django.db.models.signals", "post_migrate", "django.db.models.signals.post_migrate"),
+    ("django.core.signals", "request_started", "django.core.signals.request_started"),
+    ("django.core.signals", "request_finished", "django.core.signals.request_finished"),
+    ("django.core.signals", "got_request_exception", "django.core.signals.got_request_exception"),
+    ("django.core.signals", "setting_changed", "django.test.signals.setting_changed"),
+    ("django.test.signals", "template_rendered", "django.test.signals.template_rendered"),
+    (
+        "django.db.backends.signals",
+        "connection_created",
+        "django.db.backends.signals.connection_created",
+    ),
+)
+BUILTIN_SIGNAL_PATHS: Final = tuple(path for _module, _attribute, path in BUILTIN_SIGNALS)
+
+UNNAMED_SIGNAL: Final = "unnamed_signal"
+TRUNCATED_MARK: Final = "…"
+_MAX_LITERAL_SENDER = 64
+
+
+class SignalName(NamedTuple):
+    name: str
+    path: str
+
+
+def _module_rank(module_name: str) -> tuple[int, int, str]:
+    # Prefer the module a signal is defined in: "<app>.signals" modules first, then the
+    # shortest path. Re-exports (``from .signals import x``) usually live in longer paths
+    # or in package __init__ modules, which rank after "signals" modules.
+    last = module_name.rsplit(".", 1)[-1]
+    return (0 if last == "signals" else 1, module_name.count("."), module_name)
+
+
+class SignalRegistry:
+    """Maps signal objects to their dotted path, found by scanning loaded modules.
+
+    A scan looks only at module ``__dict__`` entries whose *type* is a Signal subclass, so lazy
+    objects (``django.conf.settings``, ``SimpleLazyObject``) are never evaluated. Modules are
+    scanned once; a lookup miss scans only the modules loaded since the last scan.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scanned: set[str] = set()
+        # id(signal) -> (weakref to the signal, its name); the weakref guards against id reuse.
+        self._names: dict[int, tuple[weakref.ref[Signal], SignalName, tuple[int, int, str]]] = {}
+
+    def _remember(self, signal: Signal, name: SignalName, rank: tuple[int, int, str]) -> None:
+        known = self._names.get(id(signal))
+        if known is not None and known[0]() is signal and known[2] <= rank:
+            return
+        self._names[id(signal)] = (weakref.ref(signal), name, rank)
+
+    def _register_builtins(self) -> None:
+        # Only modules already imported: importing django.test.signals would connect its
+        # receivers, which would change the application's behaviour.
+        for index, (module_name, attribute, path) in enumerate(BUILTIN_SIGNALS):
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            signal = vars(module).get(attribute)
+            if isinstance(signal, Signal):
+                self._remember(signal, SignalName(attribute, path), (-1, index, path))
+
+    def _scan_new_modules(self) -> None:
+        for module_name, module in list(sys.modules.items()):
+            if module_name in self._scanned or not isinstance(module, ModuleType):
+                continue
+            self._scanned.add(module_name)
+            try:
+                namespace = vars(module)
+            except TypeError:
+                continue
+            rank = _module_rank(module_name)
+            for attribute, value in list(namespace.items()):
+                if issubclass(type(value), Signal) and not attribute.startswith("__"):
+                    self._remember(value, SignalName(attribute, f"{module_name}.{attribute}"), rank)
+
+    def name_of(self, signal: Signal) -> SignalName:
+        """Return the signal's short name and dotted path (a stable fallback if unknown)."""
+        known = self._names.get(id(signal))
+        if known is not None and known[0]() is signal:
+            return known[1]
+        with self._lock:
+            self._register_builtins()
+            self._scan_new_modules()
+            known = self._names.get(id(signal))
+            if known is not None and known[0]() is signal:
+                return known[1]
+        signal_type = type(signal)
+        return SignalName(
+            UNNAMED_SIGNAL, f"{signal_type.__module__}.{signal_type.__qualname__}:{UNNAMED_SIGNAL}"
+        )
+
+    def known_signals(self) -> list[tuple[SignalName, Signal]]:
+        """Return every signal found in loaded modules, sorted by dotted path."""
+        with self._lock:
+            self._register_builtins()
+            self._scan_new_modules()
+            found = [(name, ref()) for ref, name, _rank in self._names.values()]
+        return sorted(
+            ((name, signal) for name, signal in found if signal is not None),
+            key=lambda item: item[0].path,
+        )
+
+
+registry: Final = SignalRegistry()
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + TRUNCATED_MARK
+
+
+def _type_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def sender_label(sender: Any) -> str:
+    """Return a short, safe label for a sender.
+
+    Model classes give their label (``sms.SmsCode``), other classes their dotted path, short
+    literals themselves, and any other object its type (``<sms.SmsCode instance>``): an
+    arbitrary object's ``repr()`` may raise, hit the database or leak data.
+    """
+    if sender is None:
+        return "None"
+    sender_type = type(sender)
+    if sender_type is str:
+        return truncate(sender, _MAX_LITERAL_SENDER)
+    if sender_type is int or sender_type is bool or sender_type is float:
+        return str(sender)
+    if isinstance(sender, type):
+        # Every model class has its own Options in its __dict__; reading it there avoids
+        # metaclass __getattr__ hooks on other classes.
+        label = getattr(sender.__dict__.get("_meta"), "label", None)
+        return label if isinstance(label, str) else _type_path(sender)
+    if isinstance(sender, ModuleType):
+        return sender.__name__
+    if isinstance(sender, (FunctionType, BuiltinFunctionType, MethodType)):
+        return receiver_identity(sender).name
+    label = getattr(sender_type.__dict__.get("_meta"), "label", None)
+    if isinstance(label, str):
+        return f"<{label} instance>"
+    return f"<{_type_path(sender_type)} instance>"
+
+
+class ReceiverIdentity(NamedTuple):
+    """What a receiver is called and where its code lives."""
+
+    name: str
+    file_path: str | None
+    line_number: int | None
+
+
+def _code_location(function: Any) -> tuple[str | None, int | None]:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None, None
+    return code.co_filename, code.co_firstlineno
+
+
+def _function_name(function: Any) -> str:
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    if not isinstance(qualname, str):
+        return _type_path(type(function))
+    return f"{module}.{qualname}" if isinstance(module, str) else qualname
+
+
+def _identify(receiver: Any) -> ReceiverIdentity:
+    # Mocks answer every attribute, so they are recognised by type before anything else.
+    receiver_type = type(receiver)
+    if any(cls.__module__ == "unittest.mock" for cls in receiver_type.__mro__):
+        return ReceiverIdentity(_type_path(receiver_type), None, None)
+    if isinstance(receiver, functools.partial):
+        inner = _identify(receiver.func)
+        return ReceiverIdentity(f"functools.partial({inner.name})", *inner[1:])
+    function = getattr(receiver, "__func__", None)
+    if function is not None:  # bound method
+        return ReceiverIdentity(_function_name(function), *_code_location(function))
+    if hasattr(receiver, "__code__") or receiver_type.__name__ == "builtin_function_or_method":
+        return ReceiverIdentity(_function_name(receiver), *_code_location(receiver))
+    if isinstance(receiver, type):
+        return ReceiverIdentity(_type_path(receiver), None, None)
+    call = getattr(receiver_type, "__call__", None)
+    file_path, line_number = _code_location(call)
+    return ReceiverIdentity(f"{_type_path(receiver_type)}.__call__", file_path, line_number)
+
+
+# Cache keyed on the object that carries the code (function, or the type for instances), with
+# a weakref to detect id reuse after garbage collection. Receivers that can't be weakly
+# referenced are named afresh each time, which is cheap enough.
+_identity_cache: dict[int, tuple[weakref.ref[Any], ReceiverIdentity]] = {}
+_IDENTITY_CACHE_LIMIT: Final = 10_000
+
+
+def _cache_key_object(receiver: Any) -> Any:
+    function = getattr(receiver, "__func__", None) if hasattr(receiver, "__self__") else None
+    if function is not None and not isinstance(receiver, functools.partial):
+        return function
+    if hasattr(receiver, "__code__") and not isinstance(receiver, functools.partial):
+        return receiver
+    return None
+
+
+def receiver_identity(receiver: Any) -> ReceiverIdentity:
+    """Return the receiver's dotted name and code location, never raising."""
+    try:
+        key_object = _cache_key_object(receiver)
+        if key_object is not None:
+            cached = _identity_cache.get(id(key_object))
+            if cached is not None and cached[0]() is key_object:
+                return cached[1]
+        identity = _identify(receiver)
+        if key_object is not None:
+            if len(_identity_cache) >= _IDENTITY_CACHE_LIMIT:
+                _identity_cache.clear()
+            _identity_cache[id(key_object)] = (weakref.ref(key_object), identity)
+        return identity
+    except Exception:
+        return ReceiverIdentity(_type_path(type(receiver)), None, None)
+
+
+def describe_callable(function: Callable[..., Any]) -> str:
+    """Return ``module.qualname`` for a callable, used where a short label is enough."""
+    return receiver_identity(function).name

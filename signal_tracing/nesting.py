@@ -1,0 +1,120 @@
+"""What is running in this context: the chain of scopes, firings and receiver calls.
+
+A contextvar holds the innermost :class:`Node`; each node points to its parent. Firings use the
+chain for their depth, re-entrancy and parent record; count-policy signals add their counts to
+the innermost node that owns a span; the outermost node (a :class:`Scope` from ``lifecycle``,
+or else the outermost firing) carries the per-trace span budget.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from signal_tracing.records import ReceiverCall
+
+
+class Node:
+    """A running scope, firing or receiver call."""
+
+    __slots__ = ("counts", "parent", "root", "span")
+
+    def __init__(self, parent: Node | None, span: Span | None) -> None:
+        self.parent = parent
+        self.span = span
+        self.root: Node = parent.root if parent is not None else self
+        #: (signal name, sender label) -> [firings, total ns] for count-policy signals.
+        self.counts: dict[tuple[str, str], list[int]] | None = None
+
+    def count_target(self) -> Node | None:
+        """Return the innermost node whose span takes aggregated counts."""
+        node: Node | None = self
+        while node is not None and node.span is None:
+            node = node.parent
+        return node
+
+    def add_count(self, key: tuple[str, str], elapsed_ns: int) -> None:
+        counts = self.counts
+        if counts is None:
+            counts = self.counts = {}
+        entry = counts.get(key)
+        if entry is None:
+            counts[key] = [1, elapsed_ns]
+        else:
+            entry[0] += 1
+            entry[1] += elapsed_ns
+
+    # The span budget lives on the root node only (see Budget); plain nodes delegate.
+    def take_span_slot(self, limit: int) -> bool:
+        root = self.root
+        if isinstance(root, Budget):
+            return root.take(limit)
+        return True
+
+    def firing_key(self) -> tuple[int, int] | None:
+        return None
+
+    def current_call(self) -> ReceiverCall | None:
+        return None
+
+
+class Budget(Node):
+    """A root node counting the spans started beneath it, to enforce MAX_SPANS_PER_TRACE."""
+
+    __slots__ = ("spans_dropped", "spans_started")
+
+    def __init__(self, parent: Node | None, span: Span | None) -> None:
+        super().__init__(parent, span)
+        self.spans_started = 0
+        self.spans_dropped = 0
+
+    def take(self, limit: int) -> bool:
+        if limit and self.spans_started >= limit:
+            self.spans_dropped += 1
+            return False
+        self.spans_started += 1
+        return True
+
+
+class Scope(Budget):
+    """A request, management command, test or start-up: the root of one trace."""
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, kind: str, name: str, span: Span | None, parent: Node | None = None) -> None:
+        super().__init__(parent, span)
+        self.kind = kind
+        self.name = name
+        if parent is not None:
+            # A scope nested in another (a command called from a test) shares its budget.
+            self.root = parent.root
+
+
+current_node: Final[contextvars.ContextVar[Node | None]] = contextvars.ContextVar(
+    "signal_tracing_current_node", default=None
+)
+
+
+def depth_and_reentrancy(node: Node | None, key: tuple[int, int]) -> tuple[int, bool]:
+    """Return how many firings enclose ``node`` and whether one has the same signal+sender."""
+    depth = 0
+    reentrant = False
+    while node is not None:
+        node_key = node.firing_key()
+        if node_key is not None:
+            depth += 1
+            if node_key == key:
+                reentrant = True
+        node = node.parent
+    return depth, reentrant
+
+
+def innermost_scope(node: Node | None) -> Scope | None:
+    while node is not None:
+        if isinstance(node, Scope):
+            return node
+        node = node.parent
+    return None

@@ -1,0 +1,133 @@
+"""Turning firings and receiver calls into OpenTelemetry spans, through the API only.
+
+The tracer comes from the tracer provider given to ``instrument()`` or the global one, so
+whatever SDK, sampler and exporter the application configured decide what happens next.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from signal_tracing import attributes as attrs
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+    from signal_tracing.nesting import Node
+
+TRACER_NAME: Final = "signal_tracing"
+_INTERNAL: Final = SpanKind.INTERNAL
+
+
+def _version() -> str:
+    from signal_tracing import __version__
+
+    return __version__
+
+
+class SpanEmitter:
+    """Starts and ends our spans on one tracer."""
+
+    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        self.tracer_provider = tracer_provider
+        self.tracer = trace.get_tracer(
+            TRACER_NAME,
+            _version(),
+            tracer_provider=tracer_provider,
+            schema_url="https://opentelemetry.io/schemas/1.33.0",
+        )
+
+    @staticmethod
+    def parent_is_sampled_out() -> bool:
+        """Whether the current span exists but is not sampled: then nothing of ours is."""
+        context = trace.get_current_span().get_span_context()
+        return context.is_valid and not context.trace_flags.sampled
+
+    def start(
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue],
+        parent: Span | None = None,
+    ) -> Span:
+        """Start a span under ``parent`` (or under the current span)."""
+        context = trace.set_span_in_context(parent) if parent is not None else None
+        return self.tracer.start_span(name, context=context, kind=_INTERNAL, attributes=attributes)
+
+
+def attach(span: Span) -> object:
+    """Make ``span`` current; return the token for :func:`detach`."""
+    return otel_context.attach(trace.set_span_in_context(span))
+
+
+def detach(token: object) -> None:
+    otel_context.detach(token)  # type: ignore[arg-type]
+
+
+def ids(span: Span) -> tuple[str, str] | None:
+    """Return the hex trace and span ids of a recording span."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def record_error(
+    span: Span, error: BaseException, *, record_message: bool, mark_status: bool = True
+) -> None:
+    """Mark ``span`` failed with ``error``: status, ``error.type`` and an exception event.
+
+    The message is left out unless opted in: exception messages often hold user data.
+    """
+    error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    event_attributes: dict[str, AttributeValue] = {
+        "exception.type": error_type,
+        "exception.stacktrace": "".join(
+            traceback.format_exception(type(error), error, error.__traceback__)
+            if record_message
+            else _stack_without_message(error)
+        ),
+    }
+    if record_message:
+        event_attributes["exception.message"] = str(error)
+    span.add_event("exception", event_attributes)
+    span.set_attribute(attrs.ERROR_TYPE, error_type)
+    if mark_status:
+        span.set_status(Status(StatusCode.ERROR, error_type))
+
+
+def _stack_without_message(error: BaseException) -> list[str]:
+    summary = traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__))
+    lines = ["Traceback (most recent call last):\n", *summary.format()]
+    lines.append(f"{type(error).__module__}.{type(error).__qualname__}\n")
+    return lines
+
+
+def format_counts(counts: Mapping[tuple[str, str], list[int]]) -> list[str]:
+    """Return ``"post_init sms.SmsCode x2000 (1.25 ms)"`` lines, most frequent first."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))
+    return [
+        f"{signal_name} {sender} x{count} ({total_ns / 1e6:.2f} ms)"
+        for (signal_name, sender), (count, total_ns) in ordered
+    ]
+
+
+def flush_node(node: Node) -> None:
+    """Write a node's aggregated counts and dropped-span count onto its span."""
+    span = node.span
+    if span is None:
+        return
+    if node.counts:
+        span.set_attribute(attrs.SIGNAL_COUNTS, format_counts(node.counts))
+        span.set_attribute(
+            attrs.SIGNAL_COUNTS_TOTAL, sum(count for count, _ns in node.counts.values())
+        )
+    dropped = getattr(node, "spans_dropped", 0)
+    if dropped:
+        span.set_attribute(attrs.SPANS_DROPPED, dropped)

@@ -1,0 +1,12 @@
+from django.http import HttpResponse
+from django.urls import path
+
+from tests.testapp.models import Author
+
+
+def create_author(request):
+    Author.objects.create(name="view")
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("author/", create_author)]
