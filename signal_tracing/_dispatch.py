@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.dispatch import Signal, dispatcher
@@ -532,6 +532,13 @@ def _record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: st
 def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
     if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
         return []
+    hook = _hooks.get(id(self))
+    if hook is not None:
+        return _hooked(hook, _send_traced, self, sender, named, "send")
+    return _send_traced(self, sender, named)
+
+
+def _send_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
     mode, info, label = _route(self, sender)
     if mode == _PLAIN:
         return _state.originals["send"](self, sender, **named)  # type: ignore[no-any-return]
@@ -590,6 +597,13 @@ def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
 def send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
     if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
         return []
+    hook = _hooks.get(id(self))
+    if hook is not None:
+        return _hooked(hook, _send_robust_traced, self, sender, named, "send_robust")
+    return _send_robust_traced(self, sender, named)
+
+
+def _send_robust_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
     mode, info, label = _route(self, sender)
     if mode == _PLAIN:
         return _state.originals["send_robust"](self, sender, **named)  # type: ignore[no-any-return]
@@ -680,6 +694,13 @@ async def _awaited(firing: _Firing | _NullFiring, index: int, awaitable: Awaitab
 async def asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
     if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
         return []
+    hook = _hooks.get(id(self))
+    if hook is not None:
+        return await _hooked_async(hook, _asend_traced, self, sender, named, "asend")
+    return await _asend_traced(self, sender, named)
+
+
+async def _asend_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
     mode, info, label = _route(self, sender)
     if mode == _PLAIN:
         return await _state.originals["asend"](self, sender, **named)  # type: ignore[no-any-return]
@@ -749,6 +770,15 @@ async def asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
 async def asend_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
     if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
         return []
+    hook = _hooks.get(id(self))
+    if hook is not None:
+        return await _hooked_async(hook, _asend_robust_traced, self, sender, named, "asend_robust")
+    return await _asend_robust_traced(self, sender, named)
+
+
+async def _asend_robust_traced(
+    self: Signal, sender: Any, named: dict[str, Any]
+) -> list[tuple[Any, Any]]:
     mode, info, label = _route(self, sender)
     if mode == _PLAIN:
         return await _state.originals["asend_robust"](self, sender, **named)  # type: ignore[no-any-return]
@@ -862,6 +892,88 @@ class _LazyCoroutines(Sequence[Coroutine[Any, Any, Any]]):
         return iter(self._items())
 
 
+# Firing hooks: lifecycle scopes (the request span) open before a firing's receivers run and
+# close after them, whatever the signal's policy.
+
+
+class FiringHook(Protocol):
+    """Called around every firing of one signal that has live receivers."""
+
+    def before(self, signal: Signal, sender: Any, named: dict[str, Any], method: str) -> Any:
+        """Run before the receivers; the return value is passed to :meth:`after`."""
+
+    def after(self, state: Any, error: BaseException | None) -> None:
+        """Run after the receivers (``error`` is what propagated, if anything)."""
+
+
+_hooks: dict[int, FiringHook] = {}
+
+
+def set_hook(signal: Signal, hook: FiringHook | None) -> None:
+    """Install (or with ``None`` remove) the hook around ``signal``'s firings."""
+    if hook is None:
+        _hooks.pop(id(signal), None)
+    else:
+        _hooks[id(signal)] = hook
+
+
+def _hook_before(
+    hook: FiringHook, signal: Signal, sender: Any, named: dict[str, Any], method: str
+) -> tuple[bool, Any]:
+    try:
+        return True, hook.before(signal, sender, named, method)
+    except Exception:
+        _tracer_failed(f"the {type(hook).__name__} hook")
+        return False, None
+
+
+def _hook_after(hook: FiringHook, state: Any, error: BaseException | None) -> None:
+    try:
+        hook.after(state, error)
+    except Exception:
+        _tracer_failed(f"the {type(hook).__name__} hook")
+
+
+def _hooked(
+    hook: FiringHook,
+    traced: Callable[[Signal, Any, dict[str, Any]], list[tuple[Any, Any]]],
+    signal: Signal,
+    sender: Any,
+    named: dict[str, Any],
+    method: str,
+) -> list[tuple[Any, Any]]:
+    ok, state = _hook_before(hook, signal, sender, named, method)
+    error: BaseException | None = None
+    try:
+        return traced(signal, sender, named)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if ok:
+            _hook_after(hook, state, error)
+
+
+async def _hooked_async(
+    hook: FiringHook,
+    traced: Callable[[Signal, Any, dict[str, Any]], Awaitable[list[tuple[Any, Any]]]],
+    signal: Signal,
+    sender: Any,
+    named: dict[str, Any],
+    method: str,
+) -> list[tuple[Any, Any]]:
+    ok, state = _hook_before(hook, signal, sender, named, method)
+    error: BaseException | None = None
+    try:
+        return await traced(signal, sender, named)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if ok:
+            _hook_after(hook, state, error)
+
+
 # While a test capture is active, these variants are installed instead: they also record
 # firings that take Django's fast path, so nothing changes for code outside captures.
 
@@ -887,9 +999,7 @@ async def capturing_asend(self: Signal, sender: Any, **named: Any) -> list[tuple
     return await asend(self, sender, **named)
 
 
-async def capturing_asend_robust(
-    self: Signal, sender: Any, **named: Any
-) -> list[tuple[Any, Any]]:
+async def capturing_asend_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
     if not self.receivers or self.sender_receivers_cache.get(sender) is NO_RECEIVERS:
         _record_empty(self, sender, named, "asend_robust")
         return []

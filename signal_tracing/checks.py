@@ -28,8 +28,7 @@ def _signal_path_problem(path: object) -> str | None:
 def check_setting(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     raw = read_setting()
     errors: list[CheckMessage] = [
-        Error(problem.message, hint=problem.hint, id=problem.check_id)
-        for problem in validate(raw)
+        Error(problem.message, hint=problem.hint, id=problem.check_id) for problem in validate(raw)
     ]
     policies = raw.get("POLICIES") if isinstance(raw, Mapping) else None
     if isinstance(policies, Mapping):

@@ -116,7 +116,9 @@ class _Key(NamedTuple):
 #: Every accepted key, what it accepts, and how to say so in an error message.
 KEYS: Final[Mapping[str, _Key]] = {
     "ENABLED": _Key(_is_bool, "True or False"),
-    "POLICIES": _Key(_is_policy_mapping, 'a dict of signal dotted path -> "span", "count" or "off"'),
+    "POLICIES": _Key(
+        _is_policy_mapping, 'a dict of signal dotted path -> "span", "count" or "off"'
+    ),
     "DEFAULT_POLICY": _Key(_is_policy, '"span", "count" or "off"'),
     "EXCLUDE_SENDERS": _Key(_is_string_list, "a list of dotted patterns such as 'myapp.*'"),
     "EXCLUDE_RECEIVERS": _Key(_is_string_list, "a list of dotted patterns such as 'myapp.*'"),

@@ -214,7 +214,7 @@ def _identify(receiver: Any) -> ReceiverIdentity:
         return ReceiverIdentity(_function_name(receiver), *_code_location(receiver))
     if isinstance(receiver, type):
         return ReceiverIdentity(_type_path(receiver), None, None)
-    call = getattr(receiver_type, "__call__", None)
+    call = getattr(receiver_type, "__call__", None)  # noqa: B004  (the code object, not callability)
     file_path, line_number = _code_location(call)
     return ReceiverIdentity(f"{_type_path(receiver_type)}.__call__", file_path, line_number)
 
