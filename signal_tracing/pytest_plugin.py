@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures over signal_tracing.testing (being written for issue 7)."""
