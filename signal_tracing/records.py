@@ -22,6 +22,8 @@ class Outcome(str, enum.Enum):
     HANDLED = "handled"
     #: An earlier receiver raised during ``send()``, so this one never ran.
     NOT_RUN = "not_run"
+    #: An async receiver's task was cancelled (a sibling raised, or the request was dropped).
+    CANCELLED = "cancelled"
     #: Still running (only seen on records read while the firing is in progress).
     RUNNING = "running"
 
