@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import sys
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
@@ -14,16 +13,16 @@ from typing import Any
 import django
 import pytest
 from django.db import connection
-from django.db.models.signals import post_init, post_save, pre_init
-from django.dispatch import Signal, receiver
+from django.db.models.signals import post_init, post_save
+from django.dispatch import Signal
 from django.test.utils import CaptureQueriesContext
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import signal_tracing
 from signal_tracing import _dispatch
 from signal_tracing.instrumentation import apply_settings
-from signal_tracing.records import Outcome
 from signal_tracing.recording import recording
+from signal_tracing.records import Outcome
 from tests.spantree import render_spans
 from tests.testapp.models import Author
 
@@ -100,7 +99,8 @@ def test_send_robust_returns_original_receiver_and_error(
     [log] = caplog.records
     assert log.name == "django.dispatch"
     assert log.getMessage() == "Error calling fails in Signal.send_robust() (receiver failed)"
-    assert log.exc_info is not None and log.exc_info[1] is responses[0][1]
+    assert log.exc_info is not None
+    assert log.exc_info[1] is responses[0][1]
 
 
 def test_send_robust_logs_exactly_what_django_logs(caplog: pytest.LogCaptureFixture) -> None:
