@@ -7,6 +7,8 @@ over them and are kept, so the app's ``ready()`` and live setting changes re-app
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from signal_tracing import _dispatch
@@ -51,6 +53,29 @@ def uninstrument() -> None:
         _requested.tracer_provider = None
         _requested.options.clear()
         _stop()
+
+
+@contextmanager
+def instrumented_with(tracer_provider: TracerProvider, **options: Any) -> Iterator[None]:
+    """Trace into ``tracer_provider`` inside the block, then restore what was requested before.
+
+    For test fixtures: ``options`` win as in :func:`instrument`; afterwards the earlier
+    ``instrument()`` provider and options (or the setting alone) apply again.
+    """
+    setting = options_to_setting(options)
+    with _requested.lock:
+        saved_provider, saved_options = _requested.tracer_provider, dict(_requested.options)
+        _requested.tracer_provider = tracer_provider
+        _requested.options.update(setting)
+        apply_settings()
+    try:
+        yield
+    finally:
+        with _requested.lock:
+            _requested.tracer_provider = saved_provider
+            _requested.options.clear()
+            _requested.options.update(saved_options)
+            apply_settings()
 
 
 def is_instrumented() -> bool:
