@@ -121,7 +121,9 @@ def _sites_in(path: Path, module: str, package: str) -> Iterator[SendSite]:
         head, *rest = chain
         origin = aliases.get(head, f"{module}.{head}")
         target = ".".join([origin, *rest])
-        yield SendSite(str(path), node.lineno, node.func.attr, target, chain[-1])
+        # The name after alias resolution: ``done`` in ``from .signals import x as done``
+        # stands for ``x``.
+        yield SendSite(str(path), node.lineno, node.func.attr, target, target.rpartition(".")[2])
 
 
 def scan_package(root: Path, package: str) -> Iterator[SendSite]:
