@@ -1,1 +1,145 @@
-"""pytest plugin: fixtures over signal_tracing.testing (being written for issue 7)."""
+"""pytest plugin (``pytest11`` entry point): fixtures over :mod:`signal_tracing.testing`.
+
+Django and the rest of signal_tracing are imported inside the fixtures, so this plugin loads
+in every pytest run, whether or not Django is installed, configured or used by the project.
+Fixture names share the ``signal_`` prefix, the way pytest-django's share ``django_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.dispatch import Signal
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from signal_tracing.testing import SignalCapture
+
+#: The end of a failure message when pytest runs without ``-v``.
+HINT: Final = "(add -v option to show the full tree of signals and receivers)"
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<any sender>"
+
+
+_UNSET: Final = _Unset()
+
+
+class SignalAssertNumSent(Protocol):
+    """The type of the ``signal_assert_num_sent`` and ``signal_assert_max_num_sent`` fixtures."""
+
+    def __call__(
+        self,
+        num: int,
+        signal: Signal | str | None = ...,
+        *,
+        sender: Any = ...,
+        receiver: Callable[..., Any] | str | None = ...,
+        kwargs: Mapping[str, Any] | None = ...,
+        **kwarg_filters: Any,
+    ) -> AbstractContextManager[SignalCapture]:
+        pass  # pragma: no cover
+
+
+class SignalSpans(Protocol):
+    """The type of the ``signal_spans`` fixture."""
+
+    def finished(self) -> list[ReadableSpan]:
+        """Return the spans finished so far, in the order they ended."""
+
+    def names(self) -> list[str]:
+        """Return the finished spans' names, in the order they ended."""
+
+    def clear(self) -> None:
+        """Forget the spans finished so far."""
+
+    def render(self, keys: Sequence[str] = ...) -> str:
+        """Return the finished spans as an indented text tree."""
+
+
+def _verbose(config: pytest.Config) -> bool:
+    return int(config.getoption("verbose")) > 0
+
+
+@pytest.fixture
+def signal_capture(pytestconfig: pytest.Config) -> Iterator[SignalCapture]:
+    """Capture every signal firing from here to the end of the test.
+
+    Firings made by fixtures set up after this one are captured too; call
+    ``signal_capture.clear()`` to start afresh.
+    """
+    from signal_tracing.testing import SignalCapture
+
+    with SignalCapture(verbose=_verbose(pytestconfig), hint=HINT) as capture:
+        yield capture
+
+
+@contextmanager
+def _assert_num_sent(
+    config: pytest.Config,
+    num: int,
+    signal: Signal | str | None = None,
+    *,
+    exact: bool = True,
+    sender: Any = _UNSET,
+    receiver: Callable[..., Any] | str | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    **kwarg_filters: Any,
+) -> Iterator[SignalCapture]:
+    from signal_tracing.testing import Sent, SignalCapture
+
+    __tracebackhide__ = True
+    filters: dict[str, Any] = {"receiver": receiver, "kwargs": kwargs}
+    if sender is not _UNSET:
+        filters["sender"] = sender
+    # Built before the block runs, so a misspelt signal fails at once.
+    wanted = Sent(signal, **filters, **kwarg_filters)
+    with SignalCapture(verbose=_verbose(config), hint=HINT) as capture:
+        yield capture
+    if exact:
+        message, _found = capture.check_count(wanted, times=num)
+    else:
+        message, _found = capture.check_count(wanted, at_most=num)
+    if message is not None:
+        pytest.fail(message)
+
+
+@pytest.fixture
+def signal_assert_num_sent(pytestconfig: pytest.Config) -> SignalAssertNumSent:
+    """Fail unless the block sends exactly ``num`` matching firings (any signal by default)."""
+
+    def assert_num_sent(num: int, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
+        return _assert_num_sent(pytestconfig, num, *args, exact=True, **kwargs)
+
+    return assert_num_sent
+
+
+@pytest.fixture
+def signal_assert_max_num_sent(pytestconfig: pytest.Config) -> SignalAssertNumSent:
+    """Fail if the block sends more than ``num`` matching firings (any signal by default)."""
+
+    def assert_max_num_sent(num: int, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
+        return _assert_num_sent(pytestconfig, num, *args, exact=False, **kwargs)
+
+    return assert_max_num_sent
+
+
+@pytest.fixture
+def signal_spans() -> Iterator[SignalSpans]:
+    """The OpenTelemetry spans finished during the test, from a private in-memory exporter.
+
+    Tracing is on for the test whatever ``SIGNAL_TRACING`` says; the global tracer provider is
+    never touched, and tracing is restored as it was afterwards. Needs ``opentelemetry-sdk``.
+    """
+    from signal_tracing.testing.spans import collect_spans
+
+    with collect_spans() as collected:
+        yield collected

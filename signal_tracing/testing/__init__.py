@@ -13,13 +13,16 @@ from signal_tracing.testing.capture import SignalCapture, capture_signals
 from signal_tracing.testing.firing import Firing
 from signal_tracing.testing.matching import ANY_SENDER, Sent
 from signal_tracing.testing.mixin import SignalAssertionsMixin
+from signal_tracing.testing.spans import CollectedSpans, collect_spans
 
 __all__ = [
     "ANY_SENDER",
+    "CollectedSpans",
     "Firing",
     "Outcome",
     "Sent",
     "SignalAssertionsMixin",
     "SignalCapture",
     "capture_signals",
+    "collect_spans",
 ]
