@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -14,6 +15,9 @@ from signal_tracing.management.send_sites import SendSite
 MAX_SITES_SHOWN: Final = 3
 
 
+_INSTALLED_PACKAGES: Final = re.compile(r".*[/\\](?:site|dist)-packages[/\\]")
+
+
 def display_path(file_path: str | None) -> str | None:
     """Return a path relative to the working directory when it is inside it."""
     if file_path is None:
@@ -22,8 +26,14 @@ def display_path(file_path: str | None) -> str | None:
     return file_path if relative.startswith("..") else relative
 
 
-def _location(file_path: str | None, line_number: int | None) -> str:
+def _short_path(file_path: str | None) -> str | None:
+    # For reading: installed libraries by their import path ("django/db/__init__.py").
     shown = display_path(file_path)
+    return None if shown is None else _INSTALLED_PACKAGES.sub("", shown)
+
+
+def _location(file_path: str | None, line_number: int | None) -> str:
+    shown = _short_path(file_path)
     if shown is None:
         return "(no source)"
     return shown if line_number is None else f"{shown}:{line_number}"
