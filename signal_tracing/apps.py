@@ -21,11 +21,14 @@ class SignalTracingConfig(AppConfig):
 
     def ready(self) -> None:
         from signal_tracing import checks  # noqa: F401  (registers the system checks)
-        from signal_tracing.instrumentation import apply_settings
+        from signal_tracing.exporting import set_up_export
+        from signal_tracing.instrumentation import apply_settings, effective_config
 
         # Strong reference and a dispatch_uid: the toggle must survive garbage collection
         # and repeated ready() calls in test runners.
         setting_changed.connect(
             _setting_changed, weak=False, dispatch_uid="signal_tracing.setting_changed"
         )
+        # Before tracing starts, so start-up spans already go to the exporter it installs.
+        set_up_export(effective_config())
         apply_settings()

@@ -1,0 +1,90 @@
+"""Building an SDK ``TracerProvider`` with a batching exporter, configured like the SDK would be.
+
+Only what the SDK cannot know is decided here: the service name when no variable names one,
+and which OTLP exporter class the protocol variables ask for. Everything else (sampler, span
+limits, batch queue sizes, endpoints, headers, timeouts, compression, certificates) the SDK
+and the exporters read from ``OTEL_*`` variables themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Final
+
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+from signal_tracing.conf import Config
+from signal_tracing.exporting.guard import GuardedExporter
+from signal_tracing.exporting.requirements import GRPC, otlp_protocol
+
+TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
+_DEFAULT_ENDPOINTS: Final = {
+    GRPC: "http://localhost:4317",
+    "http/protobuf": "http://localhost:4318",
+}
+
+
+def default_service_name() -> str:
+    """The settings module's top package (``mysite`` for ``mysite.settings``), else "django"."""
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "").strip()
+    return settings_module.partition(".")[0] or "django"
+
+
+def resource(config: Config) -> Resource:
+    """The process's resource: ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` win.
+
+    Operators set those variables per deployment; ``SERVICE_NAME`` in settings is the fallback
+    that the code base ships with, and the settings module's name the last resort.
+    """
+    from_environment = OTELResourceDetector().detect().attributes.get(SERVICE_NAME)
+    if from_environment:
+        return Resource.create()
+    return Resource.create({SERVICE_NAME: config.service_name or default_service_name()})
+
+
+def otlp_destination() -> str:
+    """Where the OTLP exporter sends, resolved by the specification's rules (for messages)."""
+    protocol = otlp_protocol(os.environ)[0]
+    specific = os.environ.get(TRACES_ENDPOINT, "").strip()
+    if specific:
+        return f"{specific} ({protocol})"
+    general = os.environ.get(ENDPOINT, "").strip() or _DEFAULT_ENDPOINTS.get(protocol, "")
+    if protocol != GRPC:
+        general = general.rstrip("/") + "/v1/traces"
+    return f"{general} ({protocol})"
+
+
+def span_exporter(exporter: str) -> tuple[SpanExporter, str]:
+    """Return the span exporter asked for by name, and a description of where it sends."""
+    if exporter == "console":
+        # stderr: a command's stdout may be data (dumpdata, inspectdb) and must stay clean.
+        return ConsoleSpanExporter(out=sys.stderr), "the console (stderr)"
+    if otlp_protocol(os.environ)[0] == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcSpanExporter,
+        )
+
+        return GrpcSpanExporter(), otlp_destination()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter(), otlp_destination()
+
+
+def build_provider(config: Config) -> tuple[TracerProvider, str]:
+    """Return a new provider exporting in batches to ``config.exporter`` (not made global),
+    and a description of where it sends.
+
+    The provider flushes and shuts down at interpreter exit (the SDK registers that itself).
+    """
+    if config.exporter is None:
+        raise ValueError("build_provider() needs an exporter name")
+    exporter, destination = span_exporter(config.exporter)
+    provider = TracerProvider(resource=resource(config))
+    provider.add_span_processor(BatchSpanProcessor(GuardedExporter(exporter, destination)))
+    return provider, destination
