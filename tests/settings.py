@@ -1,5 +1,9 @@
 """Settings for the test suite: the core test app plus the example site's apps."""
 
+from pathlib import Path
+
+EXAMPLE_SITE_DIR = Path(__file__).resolve().parent.parent / "example_site"
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -13,6 +17,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "signal_tracing",
     "tests.testapp",
+    # The example site's apps (example_site/ is on pytest's pythonpath).
+    "sms",
+    "kitchen",
 ]
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -23,6 +30,7 @@ STATIC_URL = "/static/"
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
@@ -30,7 +38,7 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [EXAMPLE_SITE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -43,3 +51,27 @@ TEMPLATES = [
 ]
 
 SIGNAL_TRACING = {"ENABLED": True}
+
+# The example site's SMS gateway: an in-memory outbox (sms.backends.locmem.outbox).
+SMS_BACKEND = "sms.backends.locmem.SmsBackend"
+
+# django-debug-toolbar with the signal tracing panel. The toolbar only shows where a test
+# turns DEBUG on (tests/panels, tests/browser); everywhere else its middleware isn't installed.
+INSTALLED_APPS += ["debug_toolbar"]
+INTERNAL_IPS = ["127.0.0.1"]
+DEBUG_TOOLBAR_PANELS = [
+    "debug_toolbar.panels.history.HistoryPanel",
+    "debug_toolbar.panels.versions.VersionsPanel",
+    "debug_toolbar.panels.timer.TimerPanel",
+    "debug_toolbar.panels.settings.SettingsPanel",
+    "debug_toolbar.panels.headers.HeadersPanel",
+    "debug_toolbar.panels.request.RequestPanel",
+    "debug_toolbar.panels.sql.SQLPanel",
+    "debug_toolbar.panels.staticfiles.StaticFilesPanel",
+    "debug_toolbar.panels.templates.TemplatesPanel",
+    "debug_toolbar.panels.alerts.AlertsPanel",
+    "debug_toolbar.panels.cache.CachePanel",
+    "debug_toolbar.panels.signals.SignalsPanel",
+    "debug_toolbar.panels.tasks.TasksPanel",
+    "signal_tracing.panels.SignalTracingPanel",
+]

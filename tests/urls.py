@@ -1,6 +1,7 @@
 from django.http import HttpResponse
 from django.urls import path
 
+from example_site.urls import site_urlpatterns
 from tests.testapp.models import Author
 
 
@@ -9,4 +10,4 @@ def create_author(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("author/", create_author)]
+urlpatterns = [path("author/", create_author), *site_urlpatterns]
