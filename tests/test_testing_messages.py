@@ -1,0 +1,240 @@
+"""Failure messages say what was expected, what fired instead, and what to do next."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import Signal
+from django.test.utils import CaptureQueriesContext
+
+from signal_tracing.testing import Sent, SignalCapture, capture_signals
+from tests.testapp.models import Author, ExplodingRepr, Tag
+
+pytestmark = pytest.mark.django_db
+
+HINT = (
+    "(pass verbose=True to capture_signals(), or print(capture.render()), "
+    "to show the full tree of signals and receivers)"
+)
+ALL_FIRINGS = (
+    "All firings (10): pre_init sender=testapp.Author, post_init sender=testapp.Author, "
+    "pre_save sender=testapp.Author, post_save sender=testapp.Author, "
+    "pizza_done sender=testapp.Author, pre_save sender=testapp.Author, "
+    "post_save sender=testapp.Author, pizza_done sender=testapp.Author, "
+    "pizza_done sender=kitchen x2"
+)
+
+pizza_done = Signal()
+
+
+class Burnt(Exception):
+    pass
+
+
+def announce(sender: Any, instance: Author, created: bool, **kwargs: Any) -> None:
+    pizza_done.send(sender=sender, size=len(instance.name))
+
+
+def burn(sender: Any, size: int, **kwargs: Any) -> None:
+    if size >= 30:
+        raise Burnt
+
+
+@pytest.fixture
+def captured() -> Iterator[SignalCapture]:
+    post_save.connect(announce, sender=Author)
+    pizza_done.connect(burn)
+    try:
+        with capture_signals() as capture:
+            author = Author.objects.create(name="Bing Xin")
+            author.save()
+            pizza_done.send_robust(sender="kitchen", size=30)
+            pizza_done.send_robust(sender="kitchen", size=30)
+        yield capture
+    finally:
+        post_save.disconnect(announce, sender=Author)
+        pizza_done.disconnect(burn)
+
+
+def failure(check: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(AssertionError) as error:
+        check(*args, **kwargs)
+    return str(error.value)
+
+
+def test_expected_at_least_once(captured: SignalCapture) -> None:
+    assert failure(captured.assert_sent, post_save, sender=Tag) == "\n".join(
+        [
+            "Expected post_save with sender=testapp.Tag to be sent, but it was not.",
+            "post_save was sent 2 times:",
+            "    post_save send sender=testapp.Author -> tests.test_testing_messages.announce",
+            "    post_save send sender=testapp.Author -> tests.test_testing_messages.announce",
+            ALL_FIRINGS,
+            HINT,
+        ]
+    )
+
+
+def test_expected_exactly_n_marks_the_firings_that_matched(captured: SignalCapture) -> None:
+    assert failure(captured.assert_sent, post_save, created=True, times=2) == "\n".join(
+        [
+            "Expected post_save with created=True to be sent exactly 2 times, "
+            "but it was sent 1 time.",
+            "post_save was sent 2 times:",
+            "  * post_save send sender=testapp.Author created=True "
+            "-> tests.test_testing_messages.announce",
+            "    post_save send sender=testapp.Author created=False "
+            "-> tests.test_testing_messages.announce",
+            "  (* = matches)",
+            ALL_FIRINGS,
+            HINT,
+        ]
+    )
+
+
+def test_expected_at_most_n_shows_receiver_outcomes(captured: SignalCapture) -> None:
+    assert failure(captured.assert_sent, pizza_done, sender="kitchen", at_most=1) == "\n".join(
+        [
+            "Expected pizza_done with sender='kitchen' to be sent at most 1 time, "
+            "but it was sent 2 times.",
+            "pizza_done was sent 4 times:",
+            "    pizza_done send sender=testapp.Author -> tests.test_testing_messages.burn",
+            "    pizza_done send sender=testapp.Author -> tests.test_testing_messages.burn",
+            "  * pizza_done send_robust sender=kitchen "
+            "-> tests.test_testing_messages.burn (handled tests.test_testing_messages.Burnt)",
+            "  * pizza_done send_robust sender=kitchen "
+            "-> tests.test_testing_messages.burn (handled tests.test_testing_messages.Burnt)",
+            "  (* = matches)",
+            ALL_FIRINGS,
+            HINT,
+        ]
+    )
+
+
+def test_expected_not_sent(captured: SignalCapture) -> None:
+    message = failure(captured.assert_not_sent, pizza_done, size=30)
+    assert message.splitlines()[0] == (
+        "Expected pizza_done with size=30 not to be sent, but it was sent 2 times."
+    )
+
+
+def test_expected_any_signal_lists_everything(captured: SignalCapture) -> None:
+    assert failure(captured.assert_sent, times=3) == "\n".join(
+        [
+            "Expected a signal to be sent exactly 3 times, but it was sent 10 times.",
+            ALL_FIRINGS,
+            HINT,
+        ]
+    )
+
+
+def test_nothing_sent_at_all() -> None:
+    with capture_signals() as capture:
+        pass
+    assert failure(capture.assert_sent, pizza_done) == (
+        "Expected pizza_done to be sent, but it was not.\nNo signals were sent."
+    )
+
+
+def test_order_failure_says_where_the_sequence_broke(captured: SignalCapture) -> None:
+    message = failure(
+        captured.assert_order, Sent(pizza_done, sender="kitchen"), Sent(post_save, created=False)
+    )
+    assert message == "\n".join(
+        [
+            "Expected firings in this order:",
+            "  1. pizza_done with sender='kitchen'",
+            "  2. post_save with created=False",
+            "but #1 matched firing 9 (pizza_done), and no later firing matched #2.",
+            ALL_FIRINGS,
+            HINT,
+        ]
+    )
+    assert failure(captured.assert_order, Sent(pizza_done, size=99)).splitlines()[2] == (
+        "but nothing matched #1."
+    )
+
+
+def test_order_passes_with_other_firings_in_between(captured: SignalCapture) -> None:
+    found = captured.assert_order(pre_save, Sent(pizza_done, size=8), post_save, "pizza_done")
+    assert [f.signal_name for f in found] == ["pre_save", "pizza_done", "post_save", "pizza_done"]
+
+
+def test_verbose_messages_carry_the_whole_tree(captured: SignalCapture) -> None:
+    captured.verbose = True
+    message = failure(captured.assert_not_sent, pre_save)
+    tree = message.split("\n\nSignals sent:\n", 1)[1]
+    assert tree == captured.render()
+    assert HINT not in message
+
+
+def test_render_shows_nesting_receivers_outcomes_and_kwargs(captured: SignalCapture) -> None:
+    assert captured.render() == "\n".join(
+        [
+            # Model.__init__ empties the kwargs dict it sent: values are live, not copies.
+            "pre_init send sender=testapp.Author args=(), kwargs={} (no receivers)",
+            "post_init send sender=testapp.Author instance=<testapp.Author pk=1> (no receivers)",
+            "pre_save send sender=testapp.Author instance=<testapp.Author pk=1>, raw=False, "
+            "using='default', update_fields=None (no receivers)",
+            "post_save send sender=testapp.Author instance=<testapp.Author pk=1>, created=True, "
+            "update_fields=None, raw=False, using='default'",
+            "  tests.test_testing_messages.announce: ok",
+            "    pizza_done send sender=testapp.Author size=8",
+            "      tests.test_testing_messages.burn: ok",
+            "pre_save send sender=testapp.Author instance=<testapp.Author pk=1>, raw=False, "
+            "using='default', update_fields=None (no receivers)",
+            "post_save send sender=testapp.Author instance=<testapp.Author pk=1>, created=False, "
+            "update_fields=None, raw=False, using='default'",
+            "  tests.test_testing_messages.announce: ok",
+            "    pizza_done send sender=testapp.Author size=8",
+            "      tests.test_testing_messages.burn: ok",
+            "pizza_done send_robust sender=kitchen size=30",
+            "  tests.test_testing_messages.burn: handled tests.test_testing_messages.Burnt",
+            "pizza_done send_robust sender=kitchen size=30",
+            "  tests.test_testing_messages.burn: handled tests.test_testing_messages.Burnt",
+        ]
+    )
+
+
+def test_summary_folds_repeats() -> None:
+    with capture_signals() as capture:
+        for _ in range(3):
+            pizza_done.send(sender="oven")
+        pizza_done.send(sender="counter")
+    assert capture.summary() == "pizza_done sender=oven x3, pizza_done sender=counter"
+
+
+def test_messages_never_call_repr_or_query_the_database() -> None:
+    with capture_signals() as capture:
+        thing = ExplodingRepr.objects.create(name="x")
+        pizza_done.send(sender="oven", thing=thing, things=ExplodingRepr.objects.all())
+    with CaptureQueriesContext(connection) as queries:
+        capture.verbose = True
+        message = failure(capture.assert_sent, pizza_done, thing=None)
+    assert len(queries) == 0
+    assert (
+        "pizza_done send sender=oven thing=<testapp.ExplodingRepr pk=1>, "
+        "things=<django.db.models.query.QuerySet>"
+    ) in message
+
+
+def test_a_long_list_of_near_misses_is_cut() -> None:
+    with capture_signals() as capture:
+        for size in range(12):
+            pizza_done.send(sender="oven", size=size)
+    lines = failure(capture.assert_sent, pizza_done, size=99).splitlines()
+    assert lines[1] == "pizza_done was sent 12 times:"
+    assert lines[2] == "    pizza_done send sender=oven size=0 -> no receivers"
+    assert lines[12] == "    ... and 2 more"
+    assert lines[13] == "All firings (12): pizza_done sender=oven x12"
+
+
+def test_count_arguments_are_checked(captured: SignalCapture) -> None:
+    with pytest.raises(TypeError, match=r"Pass times= or at_most=, not both\."):
+        captured.assert_sent(pizza_done, times=1, at_most=2)
+    with pytest.raises(ValueError, match=r"times must be an integer >= 0, not -1\."):
+        captured.assert_sent(pizza_done, times=-1)
