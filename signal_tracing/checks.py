@@ -44,3 +44,15 @@ def check_setting(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     )
                 )
     return errors
+
+
+@register()
+def check_exporter(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # signal_tracing.E006 (EXPORTER's packages missing), E007 (unsupported OTLP protocol).
+    from signal_tracing.conf import config_from_settings
+    from signal_tracing.exporting import check_problems
+
+    return [
+        Error(problem.message, hint=problem.hint, id=problem.check_id)
+        for problem in check_problems(config_from_settings().exporter)
+    ]

@@ -110,7 +110,10 @@ class GuardedExporter(SpanExporter):
     def _failed(self, span_count: int, held: list[str]) -> None:
         self.failed_batches += 1
         self.lost_spans += span_count
-        reason = held[0] if held else "the exporter reported a failure"
+        # The first record usually names the cause (status, connection error), the last one
+        # how it ended (gave up at the timeout): keep each distinct one, in order.
+        reason = " / ".join(message.rstrip(".") for message in dict.fromkeys(held))
+        reason = reason or "the exporter reported a failure"
         if len(reason) > _REASON_LIMIT:
             reason = reason[:_REASON_LIMIT] + "…"
         if self.failing:
