@@ -8,7 +8,8 @@ Fixture names share the ``signal_`` prefix, the way pytest-django's share ``djan
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import pytest
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from django.dispatch import Signal
     from opentelemetry.sdk.trace import ReadableSpan
 
-    from signal_tracing.testing import SignalCapture
+    from signal_tracing.testing import Sent, SignalCapture
 
 #: The end of a failure message when pytest runs without ``-v``.
 HINT: Final = "(add -v option to show the full tree of signals and receivers)"
@@ -82,19 +83,50 @@ def signal_capture(pytestconfig: pytest.Config) -> Iterator[SignalCapture]:
         yield capture
 
 
-@contextmanager
+class _AssertNumSent:
+    """The context manager the assert fixtures return (a class, so tracebacks end in the test)."""
+
+    def __init__(self, config: pytest.Config, num: int, wanted: Sent, exact: bool) -> None:
+        from signal_tracing.testing import SignalCapture
+
+        self.num = num
+        self.wanted = wanted
+        self.exact = exact
+        self.capture = SignalCapture(verbose=_verbose(config), hint=HINT)
+
+    def __enter__(self) -> SignalCapture:
+        return self.capture.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        self.capture.__exit__(exc_type, exc, traceback)
+        if exc_type is not None:  # the block's own error matters more than a count
+            return
+        if self.exact:
+            message, _found = self.capture.check_count(self.wanted, times=self.num)
+        else:
+            message, _found = self.capture.check_count(self.wanted, at_most=self.num)
+        if message is not None:
+            pytest.fail(message)
+
+
 def _assert_num_sent(
     config: pytest.Config,
     num: int,
     signal: Signal | str | None = None,
     *,
-    exact: bool = True,
+    exact: bool,
     sender: Any = _UNSET,
     receiver: Callable[..., Any] | str | None = None,
     kwargs: Mapping[str, Any] | None = None,
     **kwarg_filters: Any,
-) -> Iterator[SignalCapture]:
-    from signal_tracing.testing import Sent, SignalCapture
+) -> _AssertNumSent:
+    from signal_tracing.testing import Sent
 
     __tracebackhide__ = True
     filters: dict[str, Any] = {"receiver": receiver, "kwargs": kwargs}
@@ -102,14 +134,7 @@ def _assert_num_sent(
         filters["sender"] = sender
     # Built before the block runs, so a misspelt signal fails at once.
     wanted = Sent(signal, **filters, **kwarg_filters)
-    with SignalCapture(verbose=_verbose(config), hint=HINT) as capture:
-        yield capture
-    if exact:
-        message, _found = capture.check_count(wanted, times=num)
-    else:
-        message, _found = capture.check_count(wanted, at_most=num)
-    if message is not None:
-        pytest.fail(message)
+    return _AssertNumSent(config, num, wanted, exact)
 
 
 @pytest.fixture
@@ -117,6 +142,7 @@ def signal_assert_num_sent(pytestconfig: pytest.Config) -> SignalAssertNumSent:
     """Fail unless the block sends exactly ``num`` matching firings (any signal by default)."""
 
     def assert_num_sent(num: int, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
+        __tracebackhide__ = True
         return _assert_num_sent(pytestconfig, num, *args, exact=True, **kwargs)
 
     return assert_num_sent
@@ -127,6 +153,7 @@ def signal_assert_max_num_sent(pytestconfig: pytest.Config) -> SignalAssertNumSe
     """Fail if the block sends more than ``num`` matching firings (any signal by default)."""
 
     def assert_max_num_sent(num: int, *args: Any, **kwargs: Any) -> AbstractContextManager[Any]:
+        __tracebackhide__ = True
         return _assert_num_sent(pytestconfig, num, *args, exact=False, **kwargs)
 
     return assert_max_num_sent

@@ -53,6 +53,7 @@ def _resolve_object(dotted_path: str) -> Any:
 
 def resolve_signals(signal: SignalLike) -> tuple[Signal, ...]:
     """Return the signal objects that ``signal`` names (several when a short name is shared)."""
+    __tracebackhide__ = True  # pytest: a usage error points at the test's line
     if isinstance(signal, Signal):
         return (signal,)
     if not isinstance(signal, str):
@@ -78,6 +79,7 @@ def resolve_signals(signal: SignalLike) -> tuple[Signal, ...]:
 
 def resolve_receiver_name(receiver: Callable[..., Any] | str) -> str:
     """Return the dotted name our records use for ``receiver``."""
+    __tracebackhide__ = True
     if isinstance(receiver, str):
         obj = _resolve_object(receiver)
         if obj is None or not callable(obj):
@@ -120,6 +122,7 @@ class Sent:
         kwargs: Mapping[str, Any] | None = None,
         **kwarg_filters: Any,
     ) -> None:
+        __tracebackhide__ = True
         self.signal = signal
         self.signals = None if signal is None else resolve_signals(signal)
         self.sender = sender
