@@ -69,6 +69,34 @@ DISPATCH_SPAN_NAME: Final = "{signal} {method}"
 RECEIVER_SPAN_NAME: Final = "{receiver}"
 MERGED_SPAN_NAME: Final = "{signal} {receiver}"
 
+# Lifecycle scopes: the request, management command, test and start-up spans that firings
+# nest under (signal_tracing.lifecycle). HTTP and test keys follow the OpenTelemetry semantic
+# conventions; nothing from the query string, headers, cookies or the environ is recorded.
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_REQUEST_METHOD_ORIGINAL: Final = "http.request.method_original"
+HTTP_ROUTE: Final = "http.route"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+URL_SCHEME: Final = "url.scheme"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+NETWORK_PROTOCOL_VERSION: Final = "network.protocol.version"
+RESPONSE_STREAMING: Final = "django.response.streaming"
+REQUEST_CANCELLED: Final = "django.request.cancelled"
+REQUEST_ABANDONED: Final = "django.request.abandoned"
+COMMAND_NAME: Final = "django.command.name"
+TEST_CASE_NAME: Final = "test.case.name"
+TEST_CASE_RESULT_STATUS: Final = "test.case.result.status"
+STARTUP_OBSERVED: Final = "django.startup.observed"
+STARTUP_MODELS: Final = "django.startup.models"
+STARTUP_MODELS_COUNT: Final = "django.startup.models.count"
+
+#: ``"GET"`` until the URL is resolved, then ``"GET articles/<int:year>/"``.
+REQUEST_SPAN_NAME: Final = "{method} {route}"
+COMMAND_SPAN_NAME: Final = "manage.py {command}"
+#: The test's id: a pytest node id or a unittest id.
+TEST_SPAN_NAME: Final = "{test}"
+STARTUP_SPAN_NAME: Final = "django.setup"
+
 REDACTED: Final = "********************"
 
 

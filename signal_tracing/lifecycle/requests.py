@@ -1,0 +1,427 @@
+"""Request spans: from before ``request_started``'s receivers to after ``request_finished``'s.
+
+The span opens in a firing hook on ``request_started`` (WSGI and ASGI handlers, and the test
+clients, all send it first) and closes in a hook on ``request_finished``, which Django sends
+from ``response.close()`` once the server has sent the body, streamed or not, or from the ASGI
+handler when the client disconnected. ``get_response`` is wrapped to read the resolved route
+and the status code; ``ASGIHandler.__call__`` to close a span whose task was cancelled before
+Django could send ``request_finished``.
+
+A WSGI server that never closes a response leaves the span current in its thread: the next
+``request_started`` in that thread finds it, ends it at the time the response was returned
+(``django.request.abandoned``), and restores the context it replaced. A ``request_started`` sent
+while a request is still inside ``get_response`` (a view calling the test client) nests instead.
+
+Nothing from the query string, headers, cookies or the environ is recorded. ``traceparent`` is
+read (through the global propagator) only to continue the caller's trace, and only when no span
+is current: under opentelemetry-instrumentation-wsgi/-asgi, or a server's own span, the request
+span is an INTERNAL child of that span instead of a second root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, Final
+
+from django.dispatch import Signal
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from signal_tracing import _dispatch, spans
+from signal_tracing import attributes as attrs
+from signal_tracing.lifecycle import patches
+from signal_tracing.lifecycle.scopes import (
+    LifecycleScope,
+    close,
+    enter,
+    innermost,
+    leave,
+    live_node,
+    may_start_span,
+    open_scopes,
+    parent_for_new_scope,
+    start_span,
+)
+from signal_tracing.naming import truncate
+from signal_tracing.nesting import Node, current_node
+
+#: Methods recorded as they are; any other becomes ``_OTHER`` (semantic conventions).
+KNOWN_METHODS: Final = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+OTHER_METHOD: Final = "_OTHER"
+#: The span name's method part for ``_OTHER`` (semantic conventions).
+OTHER_METHOD_NAME: Final = "HTTP"
+
+
+class RequestScope(LifecycleScope):
+    """One request, from ``request_started`` to ``request_finished``."""
+
+    __slots__ = ("cancelled", "error_recorded", "in_handler", "method_name", "responded_ns")
+
+    def __init__(self, method_name: str, span: Any, parent: Node | None) -> None:
+        super().__init__("request", method_name, span, parent)
+        self.method_name = method_name
+        #: How many ``get_response`` calls for this request are running (views may nest).
+        self.in_handler = 0
+        #: When ``get_response`` returned the response (None until then).
+        self.responded_ns: int | None = None
+        self.cancelled = False
+        self.error_recorded = False
+
+
+# --------------------------------------------------------------------------------------------
+# What we read from the environ (WSGI) or the scope (ASGI): method, scheme, server, protocol.
+
+
+class _EnvironGetter(Getter[Mapping[str, Any]]):
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
+        return [value] if isinstance(value, str) else None
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        return [
+            key[5:].lower().replace("_", "-")
+            for key in carrier
+            if isinstance(key, str) and key.startswith("HTTP_")
+        ]
+
+
+class _ScopeGetter(Getter[Mapping[str, Any]]):
+    def _headers(self, carrier: Mapping[str, Any]) -> Iterable[tuple[bytes, bytes]]:
+        headers = carrier.get("headers")
+        if not isinstance(headers, (list, tuple)):
+            return ()
+        return (
+            (name, value)
+            for name, value in headers
+            if isinstance(name, bytes) and isinstance(value, bytes)
+        )
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        wanted = key.lower().encode("latin-1")
+        values = [
+            value.decode("latin-1")
+            for name, value in self._headers(carrier)
+            if name.lower() == wanted
+        ]
+        return values or None
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        return [name.decode("latin-1").lower() for name, _value in self._headers(carrier)]
+
+
+_ENVIRON_GETTER: Final = _EnvironGetter()
+_SCOPE_GETTER: Final = _ScopeGetter()
+
+
+def _method_attributes(raw: object, limit: int) -> tuple[str, dict[str, AttributeValue]]:
+    """Return the span name's method part and the method attributes."""
+    if isinstance(raw, str) and raw in KNOWN_METHODS:
+        return raw, {attrs.HTTP_REQUEST_METHOD: raw}
+    attributes: dict[str, AttributeValue] = {attrs.HTTP_REQUEST_METHOD: OTHER_METHOD}
+    if isinstance(raw, str):
+        attributes[attrs.HTTP_REQUEST_METHOD_ORIGINAL] = truncate(raw, limit)
+    return OTHER_METHOD_NAME, attributes
+
+
+def _port(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _environ_facts(environ: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
+    name, attributes = _method_attributes(environ.get("REQUEST_METHOD"), limit)
+    scheme = environ.get("wsgi.url_scheme")
+    if scheme in ("http", "https"):
+        attributes[attrs.URL_SCHEME] = scheme
+    server_name = environ.get("SERVER_NAME")
+    if isinstance(server_name, str) and server_name:
+        attributes[attrs.SERVER_ADDRESS] = truncate(server_name, limit)
+        port = _port(environ.get("SERVER_PORT"))
+        if port is not None:
+            attributes[attrs.SERVER_PORT] = port
+    protocol = environ.get("SERVER_PROTOCOL")
+    if isinstance(protocol, str) and protocol.startswith("HTTP/"):
+        attributes[attrs.NETWORK_PROTOCOL_VERSION] = truncate(protocol[5:], limit)
+    return name, attributes
+
+
+def _asgi_facts(scope: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
+    name, attributes = _method_attributes(scope.get("method"), limit)
+    scheme = scope.get("scheme", "http")
+    if scheme in ("http", "https"):
+        attributes[attrs.URL_SCHEME] = scheme
+    server = scope.get("server")
+    if isinstance(server, (list, tuple)) and len(server) == 2 and isinstance(server[0], str):
+        attributes[attrs.SERVER_ADDRESS] = truncate(server[0], limit)
+        port = _port(server[1])
+        if port is not None:
+            attributes[attrs.SERVER_PORT] = port
+    version = scope.get("http_version")
+    if isinstance(version, str):
+        attributes[attrs.NETWORK_PROTOCOL_VERSION] = truncate(version, limit)
+    return name, attributes
+
+
+def _remote_parent(named: Mapping[str, Any]) -> Context | None:
+    """Return the caller's context from ``traceparent`` (via the global propagator)."""
+    environ = named.get("environ")
+    if isinstance(environ, Mapping):
+        return propagate.extract(environ, getter=_ENVIRON_GETTER)
+    scope = named.get("scope")
+    if isinstance(scope, Mapping):
+        return propagate.extract(scope, getter=_SCOPE_GETTER)
+    return None
+
+
+def _request_facts(named: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
+    environ = named.get("environ")
+    if isinstance(environ, Mapping):
+        return _environ_facts(environ, limit)
+    scope = named.get("scope")
+    if isinstance(scope, Mapping):
+        return _asgi_facts(scope, limit)
+    return _method_attributes(None, limit)
+
+
+# --------------------------------------------------------------------------------------------
+# The firing hooks.
+
+
+def _sweep_abandoned() -> None:
+    """Close a request whose response was returned but never closed in this context."""
+    node = current_node.get()
+    while isinstance(node, RequestScope) and (node.closed or node.in_handler == 0):
+        if node.closed:
+            leave(node)
+        else:
+            if node.span is not None:
+                node.span.set_attribute(attrs.REQUEST_ABANDONED, True)
+            close(node, end_time=node.responded_ns)
+        node = current_node.get()
+
+
+class RequestStarted:
+    """Opens the request span before ``request_started``'s receivers run."""
+
+    def before(
+        self, signal: Signal, sender: Any, named: dict[str, Any], method: str
+    ) -> RequestScope | None:
+        _sweep_abandoned()
+        config = _dispatch.current_config()
+        parent = parent_for_new_scope()
+        method_name, attributes = _request_facts(named, config.max_attribute_length)
+        span = None
+        if may_start_span(parent):
+            if trace.get_current_span().get_span_context().is_valid:
+                span = start_span(method_name, attributes)
+            else:
+                span = start_span(
+                    method_name, attributes, kind=SpanKind.SERVER, context=_remote_parent(named)
+                )
+        scope = RequestScope(method_name, span, parent)
+        enter(scope)
+        return scope
+
+    def after(self, state: RequestScope | None, error: BaseException | None) -> None:
+        # A receiver of request_started raised: the handler will not return a response.
+        if state is not None and error is not None:
+            close(state, error=error)
+
+
+class RequestFinished:
+    """Closes the request span after ``request_finished``'s receivers ran."""
+
+    def before(
+        self, signal: Signal, sender: Any, named: dict[str, Any], method: str
+    ) -> RequestScope | None:
+        # A response closed while the view still runs (one the view made and closed itself)
+        # does not end the request.
+        scope = innermost(live_node(), RequestScope)
+        if not isinstance(scope, RequestScope) or scope.in_handler:
+            return None
+        return scope
+
+    def after(self, state: RequestScope | None, error: BaseException | None) -> None:
+        if state is not None:
+            finish(state, error)
+
+
+class GotRequestException:
+    """Records the exception being handled on the request span (no request data)."""
+
+    def before(self, signal: Signal, sender: Any, named: dict[str, Any], method: str) -> None:
+        error = sys.exc_info()[1]
+        scope = innermost(live_node(), RequestScope)
+        if error is None or not isinstance(scope, RequestScope) or scope.span is None:
+            return
+        spans.record_error(
+            scope.span,
+            error,
+            record_message=_dispatch.current_config().record_exception_messages,
+        )
+        scope.error_recorded = True
+
+    def after(self, state: None, error: BaseException | None) -> None:
+        return None
+
+
+def finish(scope: RequestScope, error: BaseException | None) -> None:
+    if scope.cancelled and scope.span is not None:
+        scope.span.set_attribute(attrs.REQUEST_CANCELLED, True)
+    cancelled = isinstance(error, asyncio.CancelledError)
+    close(scope, error=None if cancelled else error)
+
+
+# --------------------------------------------------------------------------------------------
+# The handler wrappers (see patches.py for why these exist).
+
+
+def _note_response(scope: RequestScope, request: Any, response: Any) -> None:
+    scope.responded_ns = time.time_ns()
+    span = scope.span
+    if span is None:
+        return
+    limit = _dispatch.current_config().max_attribute_length
+    route = getattr(getattr(request, "resolver_match", None), "route", None)
+    if isinstance(route, str) and route:
+        route = truncate(route, limit)
+        scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
+        span.update_name(scope.name)
+        span.set_attribute(attrs.HTTP_ROUTE, route)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int) and not isinstance(status, bool):
+        span.set_attribute(attrs.HTTP_RESPONSE_STATUS_CODE, status)
+        if status >= 500:
+            if not scope.error_recorded:
+                span.set_attribute(attrs.ERROR_TYPE, str(status))
+            span.set_status(Status(StatusCode.ERROR))
+    if getattr(response, "streaming", False) is True:
+        span.set_attribute(attrs.RESPONSE_STREAMING, True)
+
+
+def _handling() -> RequestScope | None:
+    scope = innermost(live_node(), RequestScope)
+    return scope if isinstance(scope, RequestScope) else None
+
+
+def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    @functools.wraps(original)
+    def get_response(self: Any, request: Any) -> Any:
+        scope = _handling() if patches.GET_RESPONSE.active else None
+        if scope is None:
+            return original(self, request)
+        scope.in_handler += 1
+        try:
+            response = original(self, request)
+        finally:
+            scope.in_handler -= 1
+        if scope.responded_ns is None:
+            _safely(_note_response, scope, request, response)
+        return response
+
+    return get_response
+
+
+def _wrap_get_response_async(
+    original: Callable[[Any, Any], Coroutine[Any, Any, Any]],
+) -> Callable[[Any, Any], Coroutine[Any, Any, Any]]:
+    @functools.wraps(original)
+    async def get_response_async(self: Any, request: Any) -> Any:
+        scope = _handling() if patches.GET_RESPONSE_ASYNC.active else None
+        if scope is None:
+            return await original(self, request)
+        scope.in_handler += 1
+        try:
+            response = await original(self, request)
+        except asyncio.CancelledError:
+            scope.cancelled = True
+            raise
+        finally:
+            scope.in_handler -= 1
+        if scope.responded_ns is None:
+            _safely(_note_response, scope, request, response)
+        return response
+
+    return get_response_async
+
+
+def _close_unfinished(outer: Node | None, error: BaseException | None) -> None:
+    """Close a request span this ASGI call opened that ``request_finished`` did not close."""
+    node = current_node.get()
+    if isinstance(node, RequestScope) and node is not outer and not node.closed:
+        if isinstance(error, asyncio.CancelledError):
+            node.cancelled = True
+        finish(node, error)
+
+
+def _wrap_asgi_call(
+    original: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    @functools.wraps(original)
+    async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> Any:
+        if not patches.ASGI_CALL.active:
+            return await original(self, scope, receive, send)
+        outer = current_node.get()
+        try:
+            result = await original(self, scope, receive, send)
+        except BaseException as error:
+            _safely(_close_unfinished, outer, error)
+            raise
+        _safely(_close_unfinished, outer, None)
+        return result
+
+    return __call__
+
+
+def _safely(function: Callable[..., None], *args: Any) -> None:
+    try:
+        function(*args)
+    except Exception:
+        _dispatch._tracer_failed(f"lifecycle ({function.__name__})")
+
+
+# --------------------------------------------------------------------------------------------
+
+_STARTED: Final = RequestStarted()
+_FINISHED: Final = RequestFinished()
+_EXCEPTION: Final = GotRequestException()
+
+
+def install() -> None:
+    from django.core import signals
+
+    _dispatch.set_hook(signals.request_started, _STARTED)
+    _dispatch.set_hook(signals.request_finished, _FINISHED)
+    _dispatch.set_hook(signals.got_request_exception, _EXCEPTION)
+    patches.GET_RESPONSE.install(_wrap_get_response)
+    patches.GET_RESPONSE_ASYNC.install(_wrap_get_response_async)
+    patches.ASGI_CALL.install(_wrap_asgi_call)
+
+
+def uninstall() -> None:
+    from django.core import signals
+
+    for signal in (
+        signals.request_started,
+        signals.request_finished,
+        signals.got_request_exception,
+    ):
+        _dispatch.set_hook(signal, None)
+    for patch in (patches.GET_RESPONSE, patches.GET_RESPONSE_ASYNC, patches.ASGI_CALL):
+        patch.uninstall()
+    # Their closing hook is gone: end open request spans now rather than never.
+    for scope in list(open_scopes):
+        if isinstance(scope, RequestScope):
+            close(scope)

@@ -1,0 +1,111 @@
+"""The start-up span, ``django.setup``: the models prepared before any ``AppConfig.ready()``.
+
+``class_prepared`` fires once per model while ``apps.populate()`` imports models, before any
+app's ``ready()``. When tracing starts earlier than that (``instrument()`` in ``manage.py``,
+``wsgi.py`` or ``asgi.py``, or ``opentelemetry-instrument``), a root ``django.setup`` span opens
+at once and stays current in that thread, so start-up's firings nest under it. It closes when
+signal_tracing's own ``ready()`` re-applies the settings (so it covers the apps before ours in
+``INSTALLED_APPS``), or when the thread opens a request, command or test span first, and lists
+the models prepared meanwhile.
+
+When tracing starts in ``ready()`` (the usual way, from ``INSTALLED_APPS``), start-up is over
+already. Rather than pretend, a zero-length ``django.setup`` span says so once per process:
+``django.startup.observed`` false, with the number of models prepared before.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry.context import Context
+
+from signal_tracing import _dispatch
+from signal_tracing import attributes as attrs
+from signal_tracing.lifecycle.scopes import LifecycleScope, close, enter, start_span
+from signal_tracing.naming import truncate
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+
+
+class StartupScope(LifecycleScope):
+    """``django.setup()``, from ``instrument()`` to signal_tracing's ``ready()``."""
+
+    __slots__ = ("apps", "models_before")
+    superseded_by_next = True
+
+    def __init__(self, span: Any, apps: Apps) -> None:
+        super().__init__("startup", attrs.STARTUP_SPAN_NAME, span, None)
+        self.apps = apps
+        self.models_before = prepared_models(apps)
+
+    def before_close(self) -> None:
+        assert self.span is not None
+        limit = _dispatch.current_config().max_attribute_length
+        prepared = sorted(prepared_models(self.apps) - self.models_before)
+        self.span.set_attribute(
+            attrs.STARTUP_MODELS, [truncate(label, limit) for label in prepared]
+        )
+        self.span.set_attribute(attrs.STARTUP_MODELS_COUNT, len(prepared))
+
+
+def prepared_models(apps: Apps) -> set[str]:
+    """Labels of every model class prepared so far (``class_prepared`` was sent for each)."""
+    return {
+        model._meta.label
+        for app_models in list(apps.all_models.values())
+        for model in app_models.values()
+    }
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        #: Whether this process already opened, or reported it missed, start-up.
+        self.handled = False
+        self.scope: StartupScope | None = None
+
+
+_state: Final = _State()
+
+
+def begin() -> None:
+    """Open the start-up span if start-up is ahead, or say once that it was missed."""
+    from django.apps import apps
+
+    with _state.lock:
+        scope = _state.scope
+        if scope is not None:
+            if scope.closed:
+                _state.scope = None
+            elif apps.models_ready:
+                _state.scope = None
+                close(scope)
+            return
+        if _state.handled:
+            return
+        _state.handled = True
+    root = Context()
+    if not apps.models_ready:
+        scope = StartupScope(
+            start_span(attrs.STARTUP_SPAN_NAME, {attrs.STARTUP_OBSERVED: True}, context=root), apps
+        )
+        enter(scope)
+        _state.scope = scope
+        return
+    span = start_span(
+        attrs.STARTUP_SPAN_NAME,
+        {attrs.STARTUP_OBSERVED: False, attrs.STARTUP_MODELS_COUNT: len(prepared_models(apps))},
+        context=root,
+    )
+    if span is not None:
+        span.end()
+
+
+def end() -> None:
+    """Close the start-up span if it is still open (tracing stops)."""
+    with _state.lock:
+        scope, _state.scope = _state.scope, None
+    if scope is not None:
+        close(scope)
