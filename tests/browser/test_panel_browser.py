@@ -1,0 +1,130 @@
+"""The panel in a real headless Chromium, on the example site's failing-gateway SMS flow.
+
+The SMS gateway refuses every message, so ``send_sms_code`` (a post_save receiver) marks the
+code failed and saves it again: the nested post_save is the re-entrant dispatch the panel
+must point out. Screenshots land in test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Dialog, Locator, Page, expect
+
+pytestmark = pytest.mark.browser
+
+PANEL = "#SignalTracingPanel"
+
+
+def request_a_code(page: Page) -> None:
+    page.goto("/sms/code/")
+    page.fill("input[name=mobile]", "13800138000")
+    page.click("button[type=submit]")
+    expect(page.locator("#djdt-SignalTracingPanel")).to_be_visible()
+
+
+def open_panel(page: Page) -> Locator:
+    page.locator("#djdt-SignalTracingPanel a").click()
+    panel = page.locator(PANEL)
+    expect(panel.locator(".djdt-st")).to_be_visible()
+    return panel
+
+
+def row_texts(panel: Locator) -> list[str]:
+    """Each waterfall row's cells (tree, sender, method, sync/async, outcome) joined by |."""
+    texts = []
+    for row in panel.locator("tr[id^=signalTracingMain_]").all():
+        cells = [" ".join(cell.split()) for cell in row.locator("td").all_inner_texts()]
+        texts.append(" | ".join(cells[1:6]))
+    return texts
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_failing_gateway_flow_shows_the_reentrant_save(
+    page: Page, artifacts: Path, theme: str
+) -> None:
+    page.emulate_media(color_scheme=theme)
+    request_a_code(page)
+    nav = page.locator("#djdt-SignalTracingPanel small")
+    expect(nav).to_have_text(re.compile(r"^2 signals · \d+\.\d\d ms · \d+ warnings?$"))
+
+    panel = open_panel(page)
+    expect(page.locator("#djDebug")).to_have_attribute("data-theme", theme)
+    rows = row_texts(panel)
+    assert rows[0] == "post_save | sms.SmsCode | send | 1 receiver | ok"
+    assert re.fullmatch(
+        r"sms\.receivers\.send_sms_code sms/receivers\.py:\d+ \| sms\.SmsCode \| send \| sync"
+        r" \| ok",
+        rows[1],
+    )
+    assert rows[2] == "post_save re-entrant | sms.SmsCode | send | 1 receiver | ok"
+    assert rows[3].startswith("sms.receivers.send_sms_code ")
+
+    warning = panel.locator(".djdt-st-finding-reentrant")
+    expect(warning).to_contain_text(
+        "Re-entrant dispatch: post_save from sms.SmsCode was sent again while it was already "
+        "being dispatched."
+    )
+    expect(warning.locator(".djdt-st-chain")).to_have_text(
+        "post_save (sms.SmsCode) → sms.receivers.send_sms_code → post_save (sms.SmsCode)"
+    )
+    # The panel's own stylesheet reached the shadow root: the badge is red, rows indented.
+    badge = panel.locator(".djdt-st-badge")
+    expect(badge).to_have_css("background-color", "rgb(204, 0, 0)")
+    expect(panel.locator(".djdt-st-indent-2")).to_have_css("padding-inline-start", "32px")
+
+    details = panel.locator("#signalTracingDetails_3")
+    expect(details).to_be_hidden()
+    toggle = panel.locator("#signalTracingMain_3 .djToggleSwitch")
+    toggle.click()
+    expect(details).to_be_visible()
+    expect(details).to_contain_text("django.db.models.signals.post_save")
+    expect(details).to_contain_text("re-entrant: the same signal and sender were already")
+    expect(toggle).to_have_text("-")
+    page.screenshot(path=str(artifacts / f"panel-failing-gateway-{theme}.png"))
+    toggle.click()
+    expect(details).to_be_hidden()
+
+
+def test_hostile_sender_is_shown_as_text(page: Page, artifacts: Path) -> None:
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    hostile = "<img src=x onerror=\"alert('xss');window.__xss=1\">"
+    page.goto("/probe/?" + "sender=" + hostile.replace("&", "%26"))
+    panel = open_panel(page)
+    sender_cell = panel.locator("#signalTracingMain_1 td").nth(2)
+    expect(sender_cell).to_have_text(hostile)
+    expect(panel.locator(".djdt-st img")).to_have_count(0)
+    expect(panel.locator("#signalTracingMain_3")).to_contain_text("tests.browser.views.<lambda>")
+    page.screenshot(path=str(artifacts / "panel-hostile-sender.png"))
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+
+
+def test_history_switches_the_panel_to_an_earlier_request(page: Page, artifacts: Path) -> None:
+    page.goto("/")
+    status = page.evaluate(
+        """async () => (await fetch("/api/sms/code/", {
+            method: "POST",
+            headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({mobile: "13900139000", sms_type: 1}),
+        })).status"""
+    )
+    assert status == 502  # the gateway refused; the code is saved as failed
+    page.locator("#djdt-HistoryPanel a").click()
+    page.locator("#HistoryPanel .refreshHistory").click()
+    api_row = page.locator("#HistoryPanel tr[data-request-id]", has_text="/api/sms/code/")
+    api_row.locator(".switchHistory").click()
+    expect(page.locator("#djdt-SignalTracingPanel small")).to_have_text(
+        re.compile(r"^2 signals · ")
+    )
+    panel = open_panel(page)
+    assert row_texts(panel)[2] == "post_save re-entrant | sms.SmsCode | send | 1 receiver | ok"
+    page.screenshot(path=str(artifacts / "panel-history-snapshot.png"))

@@ -1,0 +1,59 @@
+"""Read the panel's HTML the way a person reads it: the text of each waterfall row."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+
+class _TimelineRows(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr" and (dict(attrs).get("id") or "").startswith("signalTracingMain_"):
+            self._row = []
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row.append(re.sub(r"\s+", " ", "".join(self._cell)).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def timeline_rows(html: str) -> list[str]:
+    """Return each waterfall row as "cell | cell | ...", without the toggle, bar and time."""
+    parser = _TimelineRows()
+    parser.feed(html)
+    # Cells: toggle, signal/receiver, sender, method, sync/async, outcome, bar, time.
+    return [" | ".join(row[1:6]) for row in parser.rows]
+
+
+def text_of(html: str) -> str:
+    """Return the visible text, whitespace collapsed (tags dropped, entities decoded)."""
+    parser = _Text()
+    parser.feed(html)
+    return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)

@@ -1,0 +1,270 @@
+"""SignalTracingPanel inside a real django-debug-toolbar, through its own endpoints."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db.models.signals import post_save
+from django.test import Client
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from signal_tracing import nesting
+from tests.panels import views
+from tests.panels.conftest import PANEL_ID, ToolbarClient
+from tests.panels.html import text_of, timeline_rows
+from tests.panels.receivers import (
+    SLOW_SECONDS,
+    audit_payment,
+    email_receipt,
+    notify_warehouse,
+    reserve_stock,
+    thank_customer,
+)
+from tests.panels.store import CountingStore
+from tests.testapp.models import Author, ExplodingRepr
+
+pytestmark = pytest.mark.django_db
+
+
+def test_render_panel_shows_every_firing_and_receiver_in_request_order(
+    toolbar: ToolbarClient,
+) -> None:
+    html = toolbar.render_panel(toolbar.visit("/checkout/"))
+
+    def called(receiver: Any) -> str:
+        # The receiver's dotted name and file:line, as the tree column shows them.
+        line = receiver.__code__.co_firstlineno
+        return f"tests.panels.receivers.{receiver.__name__} tests/panels/receivers.py:{line}"
+
+    assert timeline_rows(html) == [
+        "checkout | shop | send | 2 receivers | ok",
+        f"{called(reserve_stock)} | shop | send | sync | ok",
+        f"{called(email_receipt)} | shop | send | sync | ok",
+        "checkout re-entrant | shop | send | 2 receivers | ok",
+        f"{called(reserve_stock)} | shop | send | sync | ok",
+        f"{called(email_receipt)} | shop | send | sync | ok",
+        "paid | shop | send_robust | 3 receivers | ok",
+        f"{called(notify_warehouse)} | shop | send_robust | sync | handled by send_robust",
+        f"{called(thank_customer)} | shop | send_robust | sync | ok",
+        f"{called(audit_payment)} | shop | send_robust | async | ok",
+    ]
+    text = text_of(html)
+    assert "Re-entrant dispatch: checkout from shop was sent again" in text
+    assert "checkout (shop) → tests.panels.receivers.email_receipt → checkout (shop)" in text
+    assert "Receiver raised: tests.panels.receivers.notify_warehouse raised" in text
+    # Exception messages may hold user data: only the type is shown.
+    assert "builtins.ConnectionError" in text
+    assert "warehouse unreachable" not in html
+
+
+def test_nav_subtitle_gives_the_headline_numbers(toolbar: ToolbarClient) -> None:
+    response = toolbar.client.get("/checkout/")
+    button = re.search(r'<li id="djdt-SignalTracingPanel".*?</li>', response.content.decode(), re.S)
+    assert button is not None
+    assert re.search(r"<small>3 signals · \d+\.\d\d ms · 2 warnings</small>", button.group())
+
+
+def test_history_sidebar_re_renders_from_the_stored_stats(toolbar: ToolbarClient) -> None:
+    first = toolbar.visit("/checkout/")
+    toolbar.visit("/quiet/")
+    response = toolbar.client.get(
+        "/__debug__/history_sidebar/", {"request_id": first, "exclude_history": "True"}
+    )
+    assert response.status_code == 200
+    snapshot = response.json()[PANEL_ID]
+    assert re.search(r"3 signals · \d+\.\d\d ms · 2 warnings", snapshot["button"])
+    # The switched-to snapshot's body is then fetched from the store, like any panel's.
+    assert "tests.panels.receivers.reserve_stock" in toolbar.render_panel(first)
+    assert "No signal with a connected receiver was sent" in toolbar.render_panel(
+        toolbar.visit("/quiet/")
+    )
+
+
+def test_live_and_stored_renderings_are_identical(toolbar: ToolbarClient, settings: Any) -> None:
+    # RENDER_PANELS renders the body in the page from the in-memory stats; render_panel
+    # renders it from the JSON the store decoded. Both must give the same HTML.
+    settings.DEBUG_TOOLBAR_CONFIG = {"RENDER_PANELS": True}
+    response = toolbar.client.get("/checkout/")
+    page = response.content.decode()
+    from debug_toolbar.store import get_store
+
+    request_id = list(get_store().request_ids())[-1]
+    stored = toolbar.render_panel(request_id)
+    assert "tests.panels.receivers.reserve_stock" in stored
+    assert stored in page
+
+
+def test_stats_are_recorded_once_per_request(toolbar: ToolbarClient, settings: Any) -> None:
+    settings.DEBUG_TOOLBAR_CONFIG = {"TOOLBAR_STORE_CLASS": "tests.panels.store.CountingStore"}
+    CountingStore.saves.clear()
+    request_id = toolbar.visit("/checkout/")
+    assert CountingStore.saves[(request_id, PANEL_ID)] == 1
+    stats = toolbar.stored_stats(request_id)
+    assert stats["firings"] == 3
+
+
+def test_async_views_are_recorded_under_asgi(toolbar: ToolbarClient) -> None:
+    request_id = async_to_sync(toolbar.avisit)("/checkout/async/")
+    rows = timeline_rows(toolbar.render_panel(request_id))
+    assert rows[0].startswith("checkout | shop | asend | 2 receivers")
+    assert [row for row in rows if row.startswith("paid")] == [
+        "paid | shop | asend_robust | 3 receivers | ok"
+    ]
+    assert any("audit_payment" in row and "| async |" in row for row in rows)
+    assert any("notify_warehouse" in row and "handled by asend_robust" in row for row in rows)
+
+
+def test_concurrent_requests_never_mix(toolbar: ToolbarClient) -> None:
+    views.RENDEZVOUS[:] = [threading.Barrier(2)]
+    request_ids: dict[str, str] = {}
+
+    def visit(who: str) -> None:
+        response = Client().get("/concurrent/", {"who": who})
+        request_ids[who] = response.headers["djdt-request-id"]
+
+    threads = [threading.Thread(target=visit, args=(who,)) for who in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    views.RENDEZVOUS.clear()
+    for who in ("alice", "bob"):
+        stats = toolbar.stored_stats(request_ids[who])
+        assert stats["senders"] == [{"sender": who, "firings": 3}]
+
+
+def test_the_toolbars_own_activity_is_not_recorded(toolbar: ToolbarClient) -> None:
+    def on_author_saved(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    post_save.connect(on_author_saved, sender=Author)
+    try:
+        stats = toolbar.stored_stats(toolbar.visit("/busy/"))
+    finally:
+        post_save.disconnect(on_author_saved, sender=Author)
+    # Every default panel ran (SQL, cache, static files, templates...) and the page's own
+    # save is there, but nothing sent, received or rendered by the toolbar is.
+    assert "post_save" in [row["signal"] for row in stats["rows"]]
+    assert "debug_toolbar" not in json.dumps(stats)
+
+
+def test_hostile_strings_render_as_text(toolbar: ToolbarClient) -> None:
+    hostile = "<script>alert('sender')</script>"
+    html = toolbar.render_panel(toolbar.visit("/hostile/", sender=hostile))
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;sender&#x27;)&lt;/script&gt;" in html
+    assert hostile in text_of(html)
+
+
+def test_models_are_labelled_never_stringified(toolbar: ToolbarClient) -> None:
+    def on_saved(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    post_save.connect(on_saved, sender=ExplodingRepr)
+    try:
+        html = toolbar.render_panel(toolbar.visit("/exploding/"))
+    finally:
+        post_save.disconnect(on_saved, sender=ExplodingRepr)
+    assert "post_save | testapp.ExplodingRepr | send | 1 receiver | ok" in timeline_rows(html)
+    assert "&lt;b&gt;" not in html  # the instance's name never reaches the panel
+
+
+def test_the_panel_records_only_where_the_toolbar_shows(
+    toolbar: ToolbarClient, settings: Any
+) -> None:
+    shown = toolbar.client.get("/recordings/")
+    assert b"<p id='recordings'>1</p>" in shown.content
+    settings.DEBUG = False
+    hidden = Client().get("/recordings/")
+    assert b"<p id='recordings'>0</p>" in hidden.content
+    assert b"djDebug" not in hidden.content
+    request_id = shown.headers["djdt-request-id"]
+    response = Client().get(
+        "/__debug__/render_panel/", {"request_id": request_id, "panel_id": PANEL_ID}
+    )
+    assert response.status_code == 404
+
+
+def test_with_tracing_off_the_panel_says_how_to_turn_it_on(
+    toolbar: ToolbarClient, settings: Any
+) -> None:
+    settings.SIGNAL_TRACING = {"ENABLED": False}
+    response = toolbar.client.get("/checkout/")
+    assert re.search(r"<small>tracing off</small>", response.content.decode())
+    html = toolbar.render_panel(response.headers["djdt-request-id"])
+    assert "Signal tracing is off, so nothing was recorded." in text_of(html)
+
+
+def test_slow_receivers_are_warned_about(toolbar: ToolbarClient, settings: Any) -> None:
+    settings.SIGNAL_TRACING = {"ENABLED": True, "SLOW_RECEIVER_MS": 5}
+    SLOW_SECONDS["reserve_stock"] = 0.008
+    text = text_of(toolbar.render_panel(toolbar.visit("/checkout/")))
+    assert re.search(
+        r"Slow receiver: tests\.panels\.receivers\.reserve_stock took \d+\.\d\d ms on "
+        r"checkout \(threshold 5 ms\)",
+        text,
+    )
+
+
+def test_model_floods_are_counted_not_traced(toolbar: ToolbarClient, settings: Any) -> None:
+    from django.db.models.signals import post_init
+
+    def on_init(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    settings.SIGNAL_TRACING = {"ENABLED": True, "INIT_FLOOD_THRESHOLD": 1000}
+    post_init.connect(on_init, sender=Author)
+    try:
+        html = toolbar.render_panel(toolbar.visit("/authors/", count=1000))
+    finally:
+        post_init.disconnect(on_init, sender=Author)
+    text = text_of(html)
+    # bulk_create builds 1,000 instances and the listing 1,000 more.
+    assert "Counted, not traced: 2,000 post_init" in text
+    assert (
+        "Many model instances: post_init fired 2,000 times for testapp.Author; is the page "
+        "loading more rows than it shows?"
+    ) in text
+
+
+@pytest.fixture
+def jaeger(settings: Any, exporter: InMemorySpanExporter) -> InMemorySpanExporter:
+    settings.SIGNAL_TRACING = {"ENABLED": True, "JAEGER_URL": "http://jaeger.test:16686/"}
+    return exporter
+
+
+def test_trace_id_links_to_jaeger(toolbar: ToolbarClient, jaeger: InMemorySpanExporter) -> None:
+    request_id = toolbar.visit("/checkout/")
+    stats = toolbar.stored_stats(request_id)
+    exported = {format(span.context.trace_id, "032x") for span in jaeger.get_finished_spans()}
+    assert stats["trace_id"] in exported
+    assert stats["trace_url"] == f"http://jaeger.test:16686/trace/{stats['trace_id']}"
+    html = toolbar.render_panel(request_id)
+    assert f'href="http://jaeger.test:16686/trace/{stats["trace_id"]}"' in html
+    assert stats["rows"][0]["span_id"] in html
+
+
+def test_spans_dropped_by_the_cap_are_reported(
+    toolbar: ToolbarClient, settings: Any, exporter: InMemorySpanExporter
+) -> None:
+    settings.SIGNAL_TRACING = {"ENABLED": True, "MAX_SPANS_PER_TRACE": 3}
+    # An enclosing scope (as a command or test calling the client has) owns the span budget
+    # that the request's firings draw from.
+    scope = nesting.Scope("command", "checkout-twice", None)
+    token = nesting.current_node.set(scope)
+    try:
+        request_id = toolbar.visit("/checkout/")
+    finally:
+        nesting.current_node.reset(token)
+    dropped = toolbar.stored_stats(request_id)["spans_dropped"]
+    # /checkout/ makes 3 firings and 7 receiver calls: far more than 3 spans.
+    assert dropped > 0
+    assert (
+        f"Spans dropped: {dropped} spans were not exported because the trace "
+        "reached MAX_SPANS_PER_TRACE."
+    ) in text_of(toolbar.render_panel(request_id))
