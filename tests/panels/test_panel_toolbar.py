@@ -99,6 +99,17 @@ def test_live_and_stored_renderings_are_identical(toolbar: ToolbarClient, settin
     assert stored in page
 
 
+def test_a_snapshot_from_another_version_is_not_rendered(toolbar: ToolbarClient) -> None:
+    from debug_toolbar.store import get_store
+
+    request_id = toolbar.visit("/checkout/")
+    stats = toolbar.stored_stats(request_id)
+    get_store().save_panel(request_id, PANEL_ID, {**stats, "version": 0})
+    html = toolbar.render_panel(request_id)
+    assert "recorded by another version of signal_tracing" in text_of(html)
+    assert "reserve_stock" not in html
+
+
 def test_stats_are_recorded_once_per_request(toolbar: ToolbarClient, settings: Any) -> None:
     settings.DEBUG_TOOLBAR_CONFIG = {"TOOLBAR_STORE_CLASS": "tests.panels.store.CountingStore"}
     CountingStore.saves.clear()
