@@ -1,5 +1,6 @@
 """Settings for the test suite: the core test app plus the example site's apps."""
 
+import os
 from pathlib import Path
 
 EXAMPLE_SITE_DIR = Path(__file__).resolve().parent.parent / "example_site"
@@ -23,6 +24,11 @@ INSTALLED_APPS = [
 ]
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+if os.environ.get("DATABASE_URL"):
+    # The PostgreSQL leg (nox -s postgres) runs the whole suite on a real server.
+    from example_site.database import parse_database_url
+
+    DATABASES = {"default": parse_database_url(os.environ["DATABASE_URL"], EXAMPLE_SITE_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "tests.urls"
 STATIC_URL = "/static/"
