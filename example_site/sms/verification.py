@@ -18,8 +18,13 @@ EXPIRED_CODE = "This code has expired. Request a new one."
 
 
 def request_code(mobile: str, sms_type: int, device_sn: str = "") -> SmsCode:
-    """Create a code; its post_save receiver sends it (see ``send_status`` for the outcome)."""
-    return SmsCode.objects.create(mobile=mobile, sms_type=sms_type, device_sn=device_sn)
+    """Create a code; its post_save receiver sends it (see ``send_status`` for the outcome).
+
+    The row and its send status are committed together; receivers that defer work with
+    ``transaction.on_commit`` run it when this block commits.
+    """
+    with transaction.atomic():
+        return SmsCode.objects.create(mobile=mobile, sms_type=sms_type, device_sn=device_sn)
 
 
 def verify_code(mobile: str, sms_code: str, sms_type: int) -> SmsCode:

@@ -3,8 +3,8 @@
 Each tree is the spans one flow produced, rendered by ``tests/spantree.py``: one line per span,
 children indented, then the attributes named in ``keys``. docs/tutorial.md shows these trees.
 
-When a flow gets a root span of its own (a request or command scope), set ``root=`` on its
-``assert_trace`` call to that root's name: the body stays as written, one level deeper.
+``root=`` is the flow's own root span (the request or management command scope that
+``signal_tracing.lifecycle`` opens); the tree body is what happened beneath it.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime
 import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db.models.signals import post_save
 from django.test import Client
 from django.utils import timezone
 from kitchen.models import Topping
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sms.models import SmsCode
+from sms import alternatives, receivers
+from sms.models import SendStatus, SmsCode
 
 from signal_tracing import attributes as attrs
 from tests.spantree import render_spans
@@ -74,6 +76,7 @@ def test_request_code_with_the_console_gateway(
           django.core.cache.close_caches
           django.core.handlers.base.reset_urlconf
         """,
+        root="POST api/sms/code/",
     )
 
 
@@ -95,6 +98,7 @@ def test_request_code_with_the_failing_gateway(
           django.core.cache.close_caches
           django.core.handlers.base.reset_urlconf
         """,
+        root="POST api/sms/code/ error.type=502 !ERROR",
     )
 
 
@@ -119,6 +123,7 @@ def test_verify_a_good_code(client: Client, exporter: InMemorySpanExporter) -> N
           django.core.cache.close_caches
           django.core.handlers.base.reset_urlconf
         """,
+        root="POST api/sms/verify/",
         keys=(*KEYS, attrs.RECEIVER_ASYNC),
     )
 
@@ -139,6 +144,7 @@ def test_verify_a_wrong_code(client: Client, exporter: InMemorySpanExporter) -> 
           django.core.cache.close_caches
           django.core.handlers.base.reset_urlconf
         """,
+        root="POST api/sms/verify/",
     )
     code.refresh_from_db()
     assert not code.used
@@ -159,6 +165,7 @@ def test_verify_an_expired_code(client: Client, exporter: InMemorySpanExporter) 
           django.core.cache.close_caches
           django.core.handlers.base.reset_urlconf
         """,
+        root="POST api/sms/verify/",
     )
 
 
@@ -185,6 +192,7 @@ def test_bake_a_pizza_with_toppings(client: Client, exporter: InMemorySpanExport
           django.core.cache.close_caches
           django.core.handlers.base.reset_urlconf
         """,
+        root="POST kitchen/",
         keys=(*KEYS, attrs.KWARG_M2M_ACTION),
     )
 
@@ -206,5 +214,75 @@ def test_purge_expired_codes(exporter: InMemorySpanExporter) -> None:
         post_delete sms.receivers.log_deleted_code
         post_delete sms.receivers.log_deleted_code
         """,
+        root="manage.py purge_sms_codes",
     )
     assert SmsCode.objects.count() == 1
+
+
+# The tutorial's alternatives to the seed's receiver (sms/alternatives.py), swapped in.
+
+
+@pytest.fixture
+def swap_receiver() -> Iterator[Callable[[Callable[..., None]], None]]:
+    swapped: list[Callable[..., None]] = []
+
+    def swap(replacement: Callable[..., None]) -> None:
+        post_save.disconnect(receivers.send_sms_code, sender=SmsCode)
+        post_save.connect(replacement, sender=SmsCode)
+        swapped.append(replacement)
+
+    yield swap
+    for replacement in swapped:
+        post_save.disconnect(replacement, sender=SmsCode)
+    post_save.connect(receivers.send_sms_code, sender=SmsCode)
+
+
+@pytest.mark.usefixtures("failing_gateway")
+def test_a_failure_recorded_with_queryset_update_saves_once(
+    client: Client,
+    swap_receiver: Callable[[Callable[..., None]], None],
+    exporter: InMemorySpanExporter,
+) -> None:
+    swap_receiver(alternatives.send_sms_code_with_update)
+
+    assert post_json(client, "/api/sms/code/", {"mobile": MOBILE, "sms_type": 1}) == 502
+
+    # update() sends no signals: no nested post_save, so no guard is needed.
+    assert_trace(
+        exporter,
+        """
+        request_started django.db.reset_queries
+        post_save sms.alternatives.send_sms_code_with_update
+        request_finished send
+          django.core.cache.close_caches
+          django.core.handlers.base.reset_urlconf
+        """,
+        root="POST api/sms/code/ error.type=502 !ERROR",
+    )
+    assert SmsCode.objects.get().send_status == SendStatus.FAILURE
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_sending_on_commit_moves_the_delivery_out_of_post_save(
+    client: Client,
+    swap_receiver: Callable[[Callable[..., None]], None],
+    exporter: InMemorySpanExporter,
+) -> None:
+    swap_receiver(alternatives.send_sms_code_on_commit)
+
+    assert post_json(client, "/api/sms/code/", {"mobile": MOBILE, "sms_type": 1}) == 201
+
+    # post_save only schedules the delivery; it runs when request_code's transaction
+    # commits, so sms_code_sent is no longer nested in post_save.
+    assert_trace(
+        exporter,
+        """
+        request_started django.db.reset_queries
+        post_save sms.alternatives.send_sms_code_on_commit
+        sms_code_sent sms.receivers.log_code_sent
+        request_finished send
+          django.core.cache.close_caches
+          django.core.handlers.base.reset_urlconf
+        """,
+        root="POST api/sms/code/",
+    )
