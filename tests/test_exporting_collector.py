@@ -1,0 +1,320 @@
+"""Export to a real OTLP collector (Rotel), over gRPC and HTTP/protobuf, from real processes.
+
+The example site runs as ``manage.py`` subprocesses and a ``runserver`` process configured by
+``SIGNAL_TRACING_EXPORTER`` and ``OTEL_*`` variables only; what the collector received is read
+back and asserted: service name, span names, parent/child links, attributes, and the absence
+of secrets anywhere in the exported data.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+
+from signal_tracing.conf import Config
+from signal_tracing.exporting.provider import build_provider
+from tests.collector.receiver import Behaviour, http_receiver
+from tests.collector.rotel import Rotel, Span, running_rotel, wait_until
+from tests.collector.site import MOBILE, SECRET_KEY, Server, manage, site_environment
+from tests.collector.tree import render_received, trace_of
+
+pytestmark = pytest.mark.collector
+
+PROTOCOLS = ("grpc", "http/protobuf")
+FAILING_GATEWAY = "sms.backends.failing.SmsBackend"
+OPENTELEMETRY_INSTRUMENT = str(Path(sys.executable).with_name("opentelemetry-instrument"))
+
+
+@pytest.fixture
+def rotel(tmp_path: Path) -> Iterator[Rotel]:
+    with running_rotel(tmp_path) as collector:
+        yield collector
+
+
+def migrate(env: dict[str, str]) -> None:
+    result = manage("migrate", "-v0", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def named(spans: list[Span], name: str) -> list[Span]:
+    """The spans called ``name``, in the order they started."""
+    return sorted(
+        (span for span in spans if span["name"] == name),
+        key=lambda span: span["start_time_unix_nano"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Short-lived processes: flushed before exit.
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_command_spans_are_flushed_before_the_process_exits(
+    protocol: str, rotel: Rotel, tmp_path: Path
+) -> None:
+    # No scheduled export for ten minutes: only the flush at exit can send these spans.
+    env = site_environment(
+        tmp_path, **rotel.environment(protocol), OTEL_BSP_SCHEDULE_DELAY="600000"
+    )
+
+    started = time.monotonic()
+    migrate(env)
+    took = time.monotonic() - started
+    spans = rotel.wait_for_spans(
+        lambda spans: any(span["name"].startswith("post_migrate ") for span in spans), timeout=5
+    )
+
+    assert {span["resource"]["service.name"] for span in spans} == {"example_site"}
+    assert {span["scope"]["name"] for span in spans} == {"signal_tracing"}
+    assert took < 10
+
+
+# --------------------------------------------------------------------------------------------
+# A server: the whole tree of a request, and nothing secret.
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_failing_sms_request_exports_the_reentrant_tree(
+    protocol: str, rotel: Rotel, tmp_path: Path
+) -> None:
+    env = site_environment(tmp_path, **rotel.environment(protocol), SMS_BACKEND=FAILING_GATEWAY)
+    migrate(env)
+    rotel.clear()
+    server = Server(tmp_path, env)
+    try:
+        status, _body = server.post_json("/api/sms/code/", {"mobile": MOBILE, "sms_type": 1})
+        # runserver sends request_finished after the client has its response: wait for it.
+        spans = rotel.wait_for_spans(lambda spans: bool(named(spans, "request_finished send")))
+    finally:
+        server.stop(signal.SIGINT)
+
+    assert status == 502
+    request = trace_of(spans, "post_save sms.receivers.send_sms_code")
+    assert render_received(request, keys=("django.signal.reentrant",)) == (
+        "POST api/sms/code/ !ERROR\n"
+        "  request_started send\n"
+        "    django.db.reset_queries\n"
+        "    django.db.close_old_connections\n"
+        "  post_save sms.receivers.send_sms_code\n"
+        "    post_save sms.receivers.send_sms_code django.signal.reentrant=True\n"
+        "  request_finished send\n"
+        "    django.db.close_old_connections\n"
+        "    django.core.cache.close_caches\n"
+        "    django.core.handlers.base.reset_urlconf"
+    )
+    outer, nested = named(request, "post_save sms.receivers.send_sms_code")
+    assert nested["parent_span_id"] == outer["span_id"]
+    assert outer["attributes"] | nested["attributes"] == outer["attributes"] | {
+        "django.signal.reentrant": True,
+        "django.signal.depth": nested["attributes"]["django.signal.depth"],
+        "django.signal.created": False,
+    }
+    assert outer["attributes"]["django.signal.name"] == "post_save"
+    assert outer["attributes"]["django.signal.path"] == "django.db.models.signals.post_save"
+    assert outer["attributes"]["django.signal.sender"] == "sms.SmsCode"
+    assert outer["attributes"]["django.signal.method"] == "send"
+    assert outer["attributes"]["django.signal.created"] is True
+    assert outer["attributes"]["code.function.name"] == "sms.receivers.send_sms_code"
+    assert outer["attributes"]["code.file.path"].endswith("example_site/sms/receivers.py")
+    assert {span["resource"]["service.name"] for span in spans} == {"example_site"}
+    assert_no_secrets(rotel, MOBILE)
+
+
+def assert_no_secrets(rotel: Rotel, *secrets: str) -> None:
+    exported = rotel.raw()
+    assert exported, "nothing was exported"
+    for secret in (SECRET_KEY, MOBILE, MOBILE[-4:] + '"', *secrets):
+        assert secret not in exported
+    assert not re.search(r"passw(or)?d", exported, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_request_and_verify_code_export_no_phone_number_or_code(
+    protocol: str, rotel: Rotel, tmp_path: Path
+) -> None:
+    env = site_environment(tmp_path, **rotel.environment(protocol))
+    migrate(env)
+    server = Server(tmp_path, env)
+    try:
+        requested, _ = server.post_json("/api/sms/code/", {"mobile": MOBILE, "sms_type": 1})
+        wait_until(lambda: "verification code is" in server.log(), 10, "the SMS on the console")
+        code = re.search(r"verification code is (\d{6})", server.log())
+        assert code is not None
+        verified, body = server.post_json(
+            "/api/sms/verify/", {"mobile": MOBILE, "sms_code": code[1], "sms_type": 1}
+        )
+        spans = rotel.wait_for_spans(lambda spans: len(named(spans, "request_finished send")) == 2)
+    finally:
+        server.stop(signal.SIGINT)
+
+    assert (requested, verified, body["verified"]) == (201, 200, True)
+    assert named(spans, "sms_code_sent sms.receivers.log_code_sent")
+    assert_no_secrets(rotel, code[1])
+
+
+# --------------------------------------------------------------------------------------------
+# Shutting down: flushed on SIGTERM, and bounded by the exporter's timeout.
+
+
+def test_sigterm_flushes_a_server_that_does_not_handle_it(rotel: Rotel, tmp_path: Path) -> None:
+    env = site_environment(
+        tmp_path, **rotel.environment("http/protobuf"), OTEL_BSP_SCHEDULE_DELAY="600000"
+    )
+    migrate(env)
+    rotel.clear()
+    server = Server(tmp_path, env)
+    assert server.get("/") == 200
+
+    server.stop(signal.SIGTERM)
+
+    assert server.process.returncode == -signal.SIGTERM
+    spans = rotel.wait_for_spans(lambda spans: bool(named(spans, "request_started send")), 5)
+    assert named(spans, "request_finished send")
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_shutdown_with_the_collector_down_waits_at_most_the_exporter_timeout(
+    stop_with: int, rotel: Rotel, tmp_path: Path
+) -> None:
+    env = site_environment(
+        tmp_path,
+        **rotel.environment("grpc"),
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+        OTEL_EXPORTER_OTLP_TIMEOUT="2",
+    )
+    migrate(env)
+    rotel.stop()
+    server = Server(tmp_path, env)
+    assert server.get("/") == 200
+
+    took = server.stop(stop_with)
+
+    assert took < 2 + 1.5
+    assert "Cannot export spans to http://127.0.0.1:" in server.log()
+
+
+# --------------------------------------------------------------------------------------------
+# The collector goes away and comes back.
+
+
+def test_requests_succeed_while_the_collector_is_down_and_export_resumes(
+    rotel: Rotel, tmp_path: Path
+) -> None:
+    env = site_environment(
+        tmp_path, **rotel.environment("http/protobuf"), OTEL_EXPORTER_OTLP_TIMEOUT="1"
+    )
+    migrate(env)
+    rotel.stop()
+    rotel.clear()
+    server = Server(tmp_path, env)
+    try:
+        during = [server.get("/") for _ in range(30)]
+        wait_until(lambda: "Cannot export spans" in server.log(), 10, "the outage warning")
+        during += [server.get("/") for _ in range(30)]
+        rotel.start()
+        wait_until(lambda: _exported_request(rotel, server), 15, "a request's spans to arrive")
+    finally:
+        server.stop(signal.SIGINT)
+
+    assert during == [200] * 60
+    log = server.log()
+    about_export = [line for line in log.splitlines() if "export" in line.lower()]
+    assert len(about_export) == 1, about_export
+    assert about_export[0].startswith("Cannot export spans to http://127.0.0.1:")
+    assert "Traceback" not in log
+
+
+def _exported_request(rotel: Rotel, server: Server) -> bool:
+    assert server.get("/") == 200
+    return bool(named(rotel.spans(), "request_started send"))
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[TracerProvider]]:
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    providers: list[TracerProvider] = []
+    yield providers
+    for provider in providers:
+        provider.shutdown()
+
+
+def _live_spans() -> int:
+    gc.collect()
+    # type(), not isinstance(): isinstance() asks lazy objects for __class__, which loads them.
+    return sum(issubclass(type(thing), ReadableSpan) for thing in gc.get_objects())
+
+
+@pytest.mark.parametrize("outage", ["down", "slow"])
+def test_spans_held_while_the_collector_fails_are_bounded_by_the_queue(
+    outage: str,
+    rotel: Rotel,
+    monkeypatch: pytest.MonkeyPatch,
+    built: list[TracerProvider],
+) -> None:
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "64")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    behaviour = Behaviour(delay=3.0)
+    with http_receiver(behaviour) as slow_endpoint:
+        rotel.stop()
+        monkeypatch.setenv(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            rotel.http_endpoint if outage == "down" else slow_endpoint,
+        )
+        provider, _destination = build_provider(Config(exporter="otlp"))
+        built.append(provider)
+        tracer = provider.get_tracer("tests")
+        before = _live_spans()
+        for _ in range(5000):
+            tracer.start_span("during the outage").end()
+        held = _live_spans() - before
+
+    assert held <= 64 + 16
+    if outage == "down":
+        rotel.start()
+        tracer.start_span("after the outage").end()
+        provider.force_flush()
+        rotel.wait_for_spans(lambda spans: bool(named(spans, "after the outage")), timeout=10)
+
+
+# --------------------------------------------------------------------------------------------
+# opentelemetry-instrument: the zero-code set-up.
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("exporter_setting", ["", "otlp"])
+def test_opentelemetry_instrument_exports_through_its_own_provider(
+    protocol: str, exporter_setting: str, rotel: Rotel, tmp_path: Path
+) -> None:
+    env = site_environment(
+        tmp_path,
+        **rotel.environment(protocol),
+        SIGNAL_TRACING_EXPORTER=exporter_setting,
+        OTEL_SERVICE_NAME="shop-zero-code",
+        OTEL_TRACES_EXPORTER="otlp",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+    )
+
+    result = manage("migrate", "-v0", env=env, command=(OPENTELEMETRY_INSTRUMENT,))
+
+    assert result.returncode == 0, result.stderr
+    spans = rotel.wait_for_spans(lambda spans: bool(named(spans, "manage.py migrate")), 10)
+    time.sleep(0.2)  # a second copy of any span would arrive in the same batch
+    spans = rotel.spans()
+    assert {span["resource"]["service.name"] for span in spans} == {"shop-zero-code"}
+    # One provider, so each span is exported once, whether EXPORTER is set or not.
+    ids = [span["span_id"] for span in spans]
+    assert len(ids) == len(set(ids))
+    assert len(named(spans, "manage.py migrate")) == 1
