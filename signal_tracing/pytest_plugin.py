@@ -7,7 +7,8 @@ Fixture names share the ``signal_`` prefix, the way pytest-django's share ``djan
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
     from signal_tracing.testing import Sent, SignalCapture
+
+#: "failed" or "skipped" once a phase of the item (set-up, call, tear-down) reported so.
+_OUTCOME: Final = pytest.StashKey[str]()
 
 #: The end of a failure message when pytest runs without ``-v``.
 HINT: Final = "(add -v option to show the full tree of signals and receivers)"
@@ -170,3 +174,42 @@ def signal_spans() -> Iterator[SignalSpans]:
 
     with collect_spans() as collected:
         yield collected
+
+
+# Each test its own trace (TEST_SPANS): the whole protocol, set-up to tear-down, runs inside
+# lifecycle.test_scope(). A Django TestCase run by pytest nests its own scope in this one,
+# and the outer one wins, so a test never gets two spans.
+
+
+def _test_scope(node_id: str) -> AbstractContextManager[Any] | None:
+    # Nothing to do unless something already loaded the dispatcher and tracing is on: a
+    # project that never used signal_tracing pays one dictionary lookup per test.
+    dispatch = sys.modules.get("signal_tracing._dispatch")
+    if dispatch is None or not dispatch.is_tracing():
+        return None
+    from signal_tracing.lifecycle import test_scope
+
+    return test_scope(node_id)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    scope_manager = _test_scope(item.nodeid)
+    if scope_manager is None:
+        return (yield)
+    with scope_manager as scope:
+        result = yield
+        outcome = item.stash.get(_OUTCOME, "passed")
+        if scope is not None and scope.result_status is None and outcome != "skipped":
+            scope.set_result("fail" if outcome == "failed" else "pass")
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed or (report.skipped and item.stash.get(_OUTCOME, "") != "failed"):
+        item.stash[_OUTCOME] = report.outcome
+    return report

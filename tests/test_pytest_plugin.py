@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -233,3 +234,80 @@ def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
             "signal_spans -- *",
         ]
     )
+
+
+SPAN_DUMP_CONFTEST = """
+    import json
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import signal_tracing
+
+    EXPORTER = InMemorySpanExporter()
+
+
+    def pytest_configure(config):
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+        signal_tracing.instrument(tracer_provider=provider)  # spans exported: TEST_SPANS on
+
+
+    def pytest_sessionfinish(session):
+        spans = EXPORTER.get_finished_spans()
+        names = {span.context.span_id: span.name for span in spans}
+        with open("spans.json", "w") as dump:
+            json.dump(
+                [
+                    {
+                        "name": span.name,
+                        "parent": names.get(span.parent.span_id) if span.parent else None,
+                        "status": span.attributes.get("test.case.result.status"),
+                    }
+                    for span in spans
+                ],
+                dump,
+            )
+"""
+
+SPAN_TESTS = """
+    import pytest
+
+    from kitchen.signals import pizza_done
+
+    pytestmark = pytest.mark.django_db
+
+
+    def test_pass():
+        pizza_done.send_robust(sender="oven", toppings=[], size="S")
+
+
+    def test_fail():
+        pizza_done.send_robust(sender="oven", toppings=[], size="M")
+        assert False
+
+
+    @pytest.mark.skip
+    def test_skipped():
+        pass
+"""
+
+
+def test_each_test_is_a_trace_of_its_own_when_spans_are_exported(
+    pytester: pytest.Pytester,
+) -> None:
+    django_project(pytester, conftest=SPAN_DUMP_CONFTEST, test_spans=SPAN_TESTS)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    spans = json.loads((pytester.path / "spans.json").read_text())
+    tests = {span["name"]: span for span in spans if span["name"].startswith("test_spans.py")}
+    assert {name: (span["parent"], span["status"]) for name, span in tests.items()} == {
+        "test_spans.py::test_pass": (None, "pass"),
+        "test_spans.py::test_fail": (None, "fail"),
+        "test_spans.py::test_skipped": (None, None),  # a span, but neither pass nor fail
+    }
+    assert [span["parent"] for span in spans if span["name"] == "pizza_done send_robust"] == [
+        "test_spans.py::test_pass",
+        "test_spans.py::test_fail",
+    ]
