@@ -52,6 +52,7 @@ def update_price(
         reprice(pk_set)
 
 
+# --8<-- [start:pizza_done_receivers]
 def announce_pizza(sender: type[Pizza], toppings: list[str], size: str, **kwargs: Any) -> None:
     logger.info("Pizza ready: size %s with %s", size, ", ".join(toppings) or "no toppings")
 
@@ -75,3 +76,6 @@ async def notify_courier(sender: type[Pizza], size: str, **kwargs: Any) -> None:
     and the trace shows this span failed while the firing itself did not.
     """
     raise CourierUnavailable(f"no courier is on shift for a size {size} pizza")
+
+
+# --8<-- [end:pizza_done_receivers]

@@ -20,6 +20,7 @@ from sms.signals import sms_code_sent
 logger = logging.getLogger("sms")
 
 
+# --8<-- [start:alternatives]
 def send_sms_code_with_update(
     sender: type[SmsCode], instance: SmsCode, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
@@ -48,3 +49,6 @@ def deliver(code: SmsCode) -> None:
         code.send_status = SendStatus.FAILURE  # keep the caller's object in step with the row
         return
     sms_code_sent.send(sender=SmsCode, sms_code=code)
+
+
+# --8<-- [end:alternatives]

@@ -23,6 +23,7 @@ def verified_cache_key(mobile: str, sms_type: int) -> str:
     return f"sms:verified:{sms_type}:{mobile}"
 
 
+# --8<-- [start:send_sms_code]
 def send_sms_code(sender: type[SmsCode], instance: SmsCode, **kwargs: Any) -> None:
     """The seed's receiver: send the code through the gateway after every save.
 
@@ -49,6 +50,7 @@ def send_sms_code(sender: type[SmsCode], instance: SmsCode, **kwargs: Any) -> No
 
 
 post_save.connect(send_sms_code, sender=SmsCode)
+# --8<-- [end:send_sms_code]
 
 
 @receiver(sms_code_sent)

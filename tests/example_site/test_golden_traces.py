@@ -23,6 +23,7 @@ from django.utils import timezone
 from kitchen.models import Topping
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sms import alternatives, receivers
+from sms.backends import SmsSendError, get_backend
 from sms.models import SendStatus, SmsCode
 
 from signal_tracing import attributes as attrs
@@ -235,6 +236,40 @@ def swap_receiver() -> Iterator[Callable[[Callable[..., None]], None]]:
     for replacement in swapped:
         post_save.disconnect(replacement, sender=SmsCode)
     post_save.connect(receivers.send_sms_code, sender=SmsCode)
+
+
+def send_sms_code_without_the_guard(
+    sender: type[SmsCode], instance: SmsCode, **kwargs: Any
+) -> None:
+    try:
+        get_backend().send_code(instance.mobile, instance.sms_code)
+    except SmsSendError:
+        instance.send_status = SendStatus.FAILURE
+        instance.save()
+
+
+@pytest.mark.usefixtures("failing_gateway")
+def test_without_the_guard_the_nested_save_recurses_until_python_gives_up(
+    swap_receiver: Callable[[Callable[..., None]], None],
+    exporter: InMemorySpanExporter,
+) -> None:
+    swap_receiver(send_sms_code_without_the_guard)
+
+    with pytest.raises(RecursionError):
+        SmsCode.objects.create(mobile=MOBILE, sms_type=1)
+
+    # A tower of post_save firings, each inside the previous one, all failed.
+    spans = sorted(exporter.get_finished_spans(), key=lambda span: span.start_time or 0)
+    assert len(spans) > 20
+    assert {span.name for span in spans} == {
+        "post_save tests.example_site.test_golden_traces.send_sms_code_without_the_guard"
+    }
+    assert [span.attributes[attrs.SIGNAL_DEPTH] for span in spans] == list(range(len(spans)))
+    assert [span.attributes.get(attrs.SIGNAL_REENTRANT, False) for span in spans] == [
+        False,
+        *[True] * (len(spans) - 1),
+    ]
+    assert {span.attributes[attrs.ERROR_TYPE] for span in spans} == {"builtins.RecursionError"}
 
 
 @pytest.mark.usefixtures("failing_gateway")
