@@ -28,6 +28,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Final
 
 from django.dispatch import Signal
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
@@ -245,17 +246,28 @@ class RequestFinished:
 
     def before(
         self, signal: Signal, sender: Any, named: dict[str, Any], method: str
-    ) -> RequestScope | None:
+    ) -> tuple[RequestScope, object | None] | None:
         # A response closed while the view still runs (one the view made and closed itself)
         # does not end the request.
         scope = innermost(live_node(), RequestScope)
         if not isinstance(scope, RequestScope) or scope.in_handler:
             return None
-        return scope
+        # An outer WSGI instrumentation restores its own context when the application returns,
+        # before the server closes the response: make ours current again for the receivers.
+        token = None
+        if scope.span is not None and trace.get_current_span() is not scope.span:
+            token = otel_context.attach(trace.set_span_in_context(scope.span))
+        return scope, token
 
-    def after(self, state: RequestScope | None, error: BaseException | None) -> None:
-        if state is not None:
-            finish(state, error)
+    def after(
+        self, state: tuple[RequestScope, object | None] | None, error: BaseException | None
+    ) -> None:
+        if state is None:
+            return
+        scope, token = state
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        finish(scope, error)
 
 
 class GotRequestException:
@@ -288,18 +300,22 @@ def finish(scope: RequestScope, error: BaseException | None) -> None:
 # The handler wrappers (see patches.py for why these exist).
 
 
-def _note_response(scope: RequestScope, request: Any, response: Any) -> None:
-    scope.responded_ns = time.time_ns()
+def _note_route(scope: RequestScope, request: Any) -> None:
+    """Name the span after the resolved route (set on the request even if the view failed)."""
+    span = scope.span
+    route = getattr(getattr(request, "resolver_match", None), "route", None)
+    if span is None or not isinstance(route, str) or not route:
+        return
+    route = truncate(route, _dispatch.current_config().max_attribute_length)
+    scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
+    span.update_name(scope.name)
+    span.set_attribute(attrs.HTTP_ROUTE, route)
+
+
+def _note_response(scope: RequestScope, response: Any) -> None:
     span = scope.span
     if span is None:
         return
-    limit = _dispatch.current_config().max_attribute_length
-    route = getattr(getattr(request, "resolver_match", None), "route", None)
-    if isinstance(route, str) and route:
-        route = truncate(route, limit)
-        scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
-        span.update_name(scope.name)
-        span.set_attribute(attrs.HTTP_ROUTE, route)
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and not isinstance(status, bool):
         span.set_attribute(attrs.HTTP_RESPONSE_STATUS_CODE, status)
@@ -316,6 +332,17 @@ def _handling() -> RequestScope | None:
     return scope if isinstance(scope, RequestScope) else None
 
 
+def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
+    """Note what the outermost ``get_response`` of a request learnt, once."""
+    scope.in_handler -= 1
+    if scope.in_handler or scope.responded_ns is not None:
+        return
+    scope.responded_ns = time.time_ns()
+    _safely(_note_route, scope, request)
+    if response is not None:
+        _safely(_note_response, scope, response)
+
+
 def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     @functools.wraps(original)
     def get_response(self: Any, request: Any) -> Any:
@@ -323,12 +350,11 @@ def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, An
         if scope is None:
             return original(self, request)
         scope.in_handler += 1
+        response = None
         try:
             response = original(self, request)
         finally:
-            scope.in_handler -= 1
-        if scope.responded_ns is None:
-            _safely(_note_response, scope, request, response)
+            _leaving_handler(scope, request, response)
         return response
 
     return get_response
@@ -343,15 +369,14 @@ def _wrap_get_response_async(
         if scope is None:
             return await original(self, request)
         scope.in_handler += 1
+        response = None
         try:
             response = await original(self, request)
         except asyncio.CancelledError:
             scope.cancelled = True
             raise
         finally:
-            scope.in_handler -= 1
-        if scope.responded_ns is None:
-            _safely(_note_response, scope, request, response)
+            _leaving_handler(scope, request, response)
         return response
 
     return get_response_async
