@@ -48,7 +48,9 @@ def authors_view(request: HttpRequest) -> HttpResponse:
 
 
 def exploding_view(request: HttpRequest) -> HttpResponse:
-    # Its str() and repr() raise: the tracer must label it, never stringify it.
+    # Author's str() returns its name, ExplodingRepr's str() and repr() raise: the tracer
+    # must label both, never stringify them.
+    Author.objects.create(name="<script>alert('model')</script>")
     ExplodingRepr.objects.create(name="<b>bold</b>")
     return page("<p>saved</p>")
 
