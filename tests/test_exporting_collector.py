@@ -99,6 +99,16 @@ def test_failing_sms_request_exports_the_reentrant_tree(
 
     assert status == 502
     request = trace_of(spans, "post_save sms.receivers.send_sms_code")
+    # request_finished's receivers run in the order Django's modules connected them, which
+    # differs between Django versions: compared as a set below, left out of the tree here.
+    (finished,) = named(request, "request_finished send")
+    cleanup = {span["name"] for span in request if span["parent_span_id"] == finished["span_id"]}
+    request = [span for span in request if span["parent_span_id"] != finished["span_id"]]
+    assert cleanup == {
+        "django.db.close_old_connections",
+        "django.core.cache.close_caches",
+        "django.core.handlers.base.reset_urlconf",
+    }
     assert render_received(request, keys=("django.signal.reentrant",)) == (
         "POST api/sms/code/ !ERROR\n"
         "  request_started send\n"
@@ -106,10 +116,7 @@ def test_failing_sms_request_exports_the_reentrant_tree(
         "    django.db.close_old_connections\n"
         "  post_save sms.receivers.send_sms_code\n"
         "    post_save sms.receivers.send_sms_code django.signal.reentrant=True\n"
-        "  request_finished send\n"
-        "    django.db.close_old_connections\n"
-        "    django.core.cache.close_caches\n"
-        "    django.core.handlers.base.reset_urlconf"
+        "  request_finished send"
     )
     outer, nested = named(request, "post_save sms.receivers.send_sms_code")
     assert nested["parent_span_id"] == outer["span_id"]
