@@ -45,6 +45,24 @@ def migrate(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+SERVER = 2  # SpanKind.SERVER in OTLP's numbering
+DISPATCH_AND_RECEIVER = (
+    "django.signal.name",
+    "django.signal.path",
+    "django.signal.sender",
+    "django.signal.method",
+    "django.signal.receivers",
+    "django.signal.depth",
+    "django.signal.reentrant",
+    "django.signal.created",
+    "code.function.name",
+)
+
+
+def subset(attributes: dict[str, object], keys: tuple[str, ...]) -> dict[str, object]:
+    return {key: attributes[key] for key in keys if key in attributes}
+
+
 def named(spans: list[Span], name: str) -> list[Span]:
     """The spans called ``name``, in the order they started."""
     return sorted(
@@ -118,19 +136,30 @@ def test_failing_sms_request_exports_the_reentrant_tree(
         "    post_save sms.receivers.send_sms_code django.signal.reentrant=True\n"
         "  request_finished send"
     )
+    root = next(span for span in request if span["parent_span_id"] == "")
+    assert root["kind"] == SERVER
+    assert subset(root["attributes"], ("http.route", "http.response.status_code")) == {
+        "http.route": "api/sms/code/",
+        "http.response.status_code": 502,
+    }
     outer, nested = named(request, "post_save sms.receivers.send_sms_code")
     assert nested["parent_span_id"] == outer["span_id"]
-    assert outer["attributes"] | nested["attributes"] == outer["attributes"] | {
+    assert subset(outer["attributes"], DISPATCH_AND_RECEIVER) == {
+        "django.signal.name": "post_save",
+        "django.signal.path": "django.db.models.signals.post_save",
+        "django.signal.sender": "sms.SmsCode",
+        "django.signal.method": "send",
+        "django.signal.receivers": 1,
+        "django.signal.depth": 0,
+        "django.signal.created": True,
+        "code.function.name": "sms.receivers.send_sms_code",
+    }
+    assert subset(nested["attributes"], DISPATCH_AND_RECEIVER) == {
+        **subset(outer["attributes"], DISPATCH_AND_RECEIVER),
+        "django.signal.depth": 1,
         "django.signal.reentrant": True,
-        "django.signal.depth": nested["attributes"]["django.signal.depth"],
         "django.signal.created": False,
     }
-    assert outer["attributes"]["django.signal.name"] == "post_save"
-    assert outer["attributes"]["django.signal.path"] == "django.db.models.signals.post_save"
-    assert outer["attributes"]["django.signal.sender"] == "sms.SmsCode"
-    assert outer["attributes"]["django.signal.method"] == "send"
-    assert outer["attributes"]["django.signal.created"] is True
-    assert outer["attributes"]["code.function.name"] == "sms.receivers.send_sms_code"
     assert outer["attributes"]["code.file.path"].endswith("example_site/sms/receivers.py")
     assert {span["resource"]["service.name"] for span in spans} == {"example_site"}
     assert_no_secrets(rotel, MOBILE)
