@@ -95,6 +95,18 @@ class SignalTracingPanel(Panel):
         self._recording = None
         self._trace = None
 
+    def generate_server_timing(self, request: HttpRequest, response: HttpResponse) -> None:
+        stats = self._stored_stats()
+        if stats.get("tracing"):
+            title = ngettext(
+                "Signal receivers (%(count)d firing)",
+                "Signal receivers (%(count)d firings)",
+                stats["firings"],
+            ) % {"count": stats["firings"]}
+            self.record_server_timing(  # type: ignore[no-untyped-call]
+                "receivers", title, stats["receiver_ms"]
+            )
+
     @property
     def content(self) -> str:
         stats = dict(self._stored_stats())

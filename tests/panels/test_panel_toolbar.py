@@ -67,6 +67,11 @@ def test_nav_subtitle_gives_the_headline_numbers(toolbar: ToolbarClient) -> None
     button = re.search(r'<li id="djdt-SignalTracingPanel".*?</li>', response.content.decode(), re.S)
     assert button is not None
     assert re.search(r"<small>3 signals · \d+\.\d\d ms · 2 warnings</small>", button.group())
+    # The same headline goes to the browser's Server-Timing, like the SQL and timer panels'.
+    assert re.search(
+        r'SignalTracingPanel_receivers;dur=\d+\.\d+;desc="Signal receivers \(3 firings\)"',
+        response.headers["Server-Timing"],
+    )
 
 
 def test_history_sidebar_re_renders_from_the_stored_stats(toolbar: ToolbarClient) -> None:
