@@ -65,7 +65,15 @@ OTHER_METHOD_NAME: Final = "HTTP"
 class RequestScope(LifecycleScope):
     """One request, from ``request_started`` to ``request_finished``."""
 
-    __slots__ = ("cancelled", "error_recorded", "in_handler", "method_name", "responded_ns")
+    __slots__ = (
+        "cancelled",
+        "error_recorded",
+        "in_handler",
+        "method_name",
+        "request",
+        "responded_ns",
+        "route_noted",
+    )
 
     def __init__(self, method_name: str, span: Any, parent: Node | None) -> None:
         super().__init__("request", method_name, span, parent)
@@ -74,6 +82,10 @@ class RequestScope(LifecycleScope):
         self.in_handler = 0
         #: When ``get_response`` returned the response (None until then).
         self.responded_ns: int | None = None
+        #: The HttpRequest while its handler runs: its resolver_match names the span even if
+        #: the view never returns (a cancelled ASGI task on Django 5.2 keeps running it).
+        self.request: Any = None
+        self.route_noted = False
         self.cancelled = False
         self.error_recorded = False
 
@@ -290,6 +302,9 @@ class GotRequestException:
 
 
 def finish(scope: RequestScope, error: BaseException | None) -> None:
+    if not scope.route_noted and scope.request is not None:
+        _safely(_note_route, scope, scope.request)
+    scope.request = None
     if scope.cancelled and scope.span is not None:
         scope.span.set_attribute(attrs.REQUEST_CANCELLED, True)
     cancelled = isinstance(error, asyncio.CancelledError)
@@ -302,6 +317,7 @@ def finish(scope: RequestScope, error: BaseException | None) -> None:
 
 def _note_route(scope: RequestScope, request: Any) -> None:
     """Name the span after the resolved route (set on the request even if the view failed)."""
+    scope.route_noted = True
     span = scope.span
     route = getattr(getattr(request, "resolver_match", None), "route", None)
     if span is None or not isinstance(route, str) or not route:
@@ -335,9 +351,10 @@ def _handling() -> RequestScope | None:
 def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
     """Note what the outermost ``get_response`` of a request learnt, once."""
     scope.in_handler -= 1
-    if scope.in_handler or scope.responded_ns is not None:
+    if scope.in_handler or scope.responded_ns is not None or scope.closed:
         return
     scope.responded_ns = time.time_ns()
+    scope.request = None
     _safely(_note_route, scope, request)
     if response is not None:
         _safely(_note_response, scope, response)
@@ -349,6 +366,8 @@ def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, An
         scope = _handling() if patches.GET_RESPONSE.active else None
         if scope is None:
             return original(self, request)
+        if not scope.in_handler:
+            scope.request = request
         scope.in_handler += 1
         response = None
         try:
@@ -368,6 +387,8 @@ def _wrap_get_response_async(
         scope = _handling() if patches.GET_RESPONSE_ASYNC.active else None
         if scope is None:
             return await original(self, request)
+        if not scope.in_handler:
+            scope.request = request
         scope.in_handler += 1
         response = None
         try:
