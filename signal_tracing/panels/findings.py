@@ -22,7 +22,7 @@ INIT_SIGNAL_PATHS = frozenset(
 MAX_PER_KIND = 25
 
 FindingKind = Literal["reentrant", "slow", "raised", "init_flood", "spans_dropped"]
-_FAILED = frozenset({Outcome.RAISED.value, Outcome.HANDLED.value, "cancelled"})
+_FAILED = frozenset({Outcome.RAISED, Outcome.HANDLED, Outcome.CANCELLED})
 
 
 class ChainStep(TypedDict):
@@ -126,7 +126,7 @@ def slow_and_raised(
                 and call.duration_ns >= slow_ns
             ):
                 slow.append(_finding("slow", threshold=slow_ns / 1e6, **common))
-            if call.outcome.value in _FAILED:
+            if call.outcome in _FAILED:
                 raised.append(
                     _finding(
                         "raised",
