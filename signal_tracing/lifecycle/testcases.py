@@ -51,6 +51,7 @@ class TestScope(LifecycleScope):
     """One test, from set-up to tear-down."""
 
     __slots__ = ("result_status",)
+    __test__ = False  # not a pytest test class, whatever module imports it
 
     def __init__(self, name: str, span: Any, parent: Any) -> None:
         super().__init__("test", name, span, parent)
@@ -124,6 +125,9 @@ def test_scope(test_id: str) -> Iterator[TestScope | None]:
     finally:
         if scope is not None:
             close(scope, error=error)
+
+
+test_scope.__test__ = False  # type: ignore[attr-defined]  # not a pytest test function
 
 
 def _problems(result: object) -> tuple[int, int] | None:
