@@ -263,6 +263,26 @@ def test_count_policy_signals_are_totalled_and_floods_flagged(
 
 
 @pytest.mark.django_db
+def test_init_floods_count_traced_init_firings_too(
+    connect: Callable[..., None], settings: Any
+) -> None:
+    # Under the "span" policy post_init firings are rows, not counts: floods still count them.
+    settings.SIGNAL_TRACING = {
+        "ENABLED": True,
+        "POLICIES": {"django.db.models.signals.post_init": "span"},
+    }
+    Author.objects.bulk_create(Author(name=f"a{index}") for index in range(3))
+    connect(post_init, quiet, sender=Author)
+    stats = recorded(lambda: list(Author.objects.all()), init_flood_threshold=3)
+    assert stats["counted"] == 0
+    assert [row["signal"] for row in stats["rows"] if row["kind"] == "dispatch"] == [
+        "post_init"
+    ] * 3
+    (flood,) = stats["findings"]
+    assert (flood["kind"], flood["sender"], flood["count"]) == ("init_flood", "testapp.Author", 3)
+
+
+@pytest.mark.django_db
 def test_stats_hold_labels_and_safe_attributes_never_field_values(
     connect: Callable[..., None],
 ) -> None:
