@@ -135,9 +135,4 @@ if DEBUG and importlib.util.find_spec("debug_toolbar") is not None:
     MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
     from debug_toolbar.settings import PANELS_DEFAULTS
 
-    DEBUG_TOOLBAR_PANELS = list(PANELS_DEFAULTS)
-    # Guarded so the site still runs from a checkout whose panel isn't written yet (a package
-    # without its __init__.py has no origin).
-    panels_spec = importlib.util.find_spec("signal_tracing.panels")
-    if panels_spec is not None and panels_spec.origin is not None:
-        DEBUG_TOOLBAR_PANELS.append("signal_tracing.panels.SignalTracingPanel")
+    DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "signal_tracing.panels.SignalTracingPanel"]
