@@ -109,8 +109,17 @@ def slow_and_raised(
     """Return the receiver calls slower than the threshold, and those that raised."""
     slow: list[Finding] = []
     raised: list[Finding] = []
+    threshold_ms = slow_ns / 1e6 if slow_ns is not None else 0.0
     for record in dispatches:
         for call in record.calls:
+            is_slow = (
+                slow_ns is not None
+                and call.outcome is not Outcome.NOT_RUN
+                and call.duration_ns >= slow_ns
+            )
+            failed = call.outcome in _FAILED
+            if not (is_slow or failed):
+                continue
             common = {
                 "row": row_ids.get(id(call), 0),
                 "signal": record.signal_name,
@@ -120,13 +129,9 @@ def slow_and_raised(
                 "location": location(call),
                 "duration_ms": round(call.duration_ns / 1e6, 3),
             }
-            if (
-                slow_ns is not None
-                and call.outcome is not Outcome.NOT_RUN
-                and call.duration_ns >= slow_ns
-            ):
-                slow.append(_finding("slow", threshold=slow_ns / 1e6, **common))
-            if call.outcome in _FAILED:
+            if is_slow:
+                slow.append(_finding("slow", threshold=threshold_ms, **common))
+            if failed:
                 raised.append(
                     _finding(
                         "raised",

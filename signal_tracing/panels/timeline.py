@@ -7,6 +7,7 @@ percentages of the panel's recording window, the way the toolbar's SQL panel dra
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from signal_tracing.records import DispatchRecord, ReceiverCall
 #: Deeper nesting is drawn at this indentation (the stylesheet has one class per level).
 MAX_INDENT = 12
 #: Rows kept for one request; the summary and warnings still count every firing.
-MAX_ROWS = 2000
+MAX_ROWS = 1000
 
 
 class Row(TypedDict):
@@ -94,8 +95,15 @@ def short_path(file_path: str | None, roots: Sequence[str] | None = None) -> str
     return file_path[len(best) :]
 
 
+@functools.lru_cache(maxsize=1024)
+def _short_path_for(file_path: str, roots: tuple[str, ...]) -> str:
+    return short_path(file_path, roots)
+
+
 def location(call: ReceiverCall) -> str:
-    path = short_path(call.file_path)
+    """Return ``"app/receivers.py:12"`` for a receiver call (``""`` when unknown)."""
+    # A request calls the same few receivers many times: shorten each path once.
+    path = _short_path_for(call.file_path, tuple(sys.path)) if call.file_path else ""
     if path and call.line_number is not None:
         return f"{path}:{call.line_number}"
     return path
