@@ -59,3 +59,17 @@ def test_each_tree_in_the_tutorial_is_the_asserted_one(test_name: str) -> None:
     assert SHOWN_TREES[test_name] == trees[test_name], (
         f"Copy the tree asserted by {test_name} into docs/tutorial.md"
     )
+
+
+def test_code_included_from_the_example_site_exists() -> None:
+    text = TUTORIAL.read_text(encoding="utf-8")
+    includes = re.findall(r'^--8<-- "([^":]+)(?::(\w+))?"$', text, re.MULTILINE)
+
+    # A formatter that touched these lines (ruff formats ```python blocks) breaks them
+    # silently: the page would show the mangled line instead of the code.
+    assert len(includes) == text.count("--8<") == 4
+    for path, section in includes:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        if section:
+            assert f"# --8<-- [start:{section}]" in source, f"{path} lost section {section}"
+            assert f"# --8<-- [end:{section}]" in source, f"{path} lost section {section}"
