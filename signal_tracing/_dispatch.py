@@ -91,12 +91,13 @@ _state: Final = _State()
 class _SignalInfo:
     """Per-signal facts worth caching: its names, its policy, and labels of its senders."""
 
-    __slots__ = ("name", "path", "policy", "ref", "senders")
+    __slots__ = ("attributes", "name", "path", "policy", "ref", "senders")
 
     def __init__(self, signal: Signal, config: Config) -> None:
         self.ref = weakref.ref(signal)
         self.name, self.path = registry.name_of(signal)
         self.policy = config.policy_for(self.path)
+        self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
         # id(sender) -> (weakref to sender, label, excluded)
         self.senders: dict[int, tuple[weakref.ref[Any], str, bool]] = {}
 
@@ -128,6 +129,34 @@ def _sender_facts(info: _SignalInfo, sender: Any) -> tuple[str, bool]:
     return label, excluded
 
 
+class _ReceiverFacts:
+    """Per-receiver facts worth caching: its identity, exclusion and span attributes."""
+
+    __slots__ = ("attributes", "excluded", "identity")
+
+    def __init__(self, identity: ReceiverIdentity, config: Config) -> None:
+        self.identity = identity
+        self.excluded = matches_any(identity.name, config.exclude_receivers)
+        self.attributes: dict[str, Any] = {attrs.CODE_FUNCTION_NAME: identity.name}
+        if identity.file_path is not None:
+            self.attributes[attrs.CODE_FILE_PATH] = identity.file_path
+        if identity.line_number is not None:
+            self.attributes[attrs.CODE_LINE_NUMBER] = identity.line_number
+
+
+_receiver_facts_cache: dict[ReceiverIdentity, _ReceiverFacts] = {}
+
+
+def _receiver_facts(receiver: Any) -> _ReceiverFacts:
+    identity = receiver_identity(receiver)
+    facts = _receiver_facts_cache.get(identity)
+    if facts is None:
+        if len(_receiver_facts_cache) >= _SENDER_CACHE_LIMIT:
+            _receiver_facts_cache.clear()
+        facts = _receiver_facts_cache[identity] = _ReceiverFacts(identity, _state.config)
+    return facts
+
+
 def _tracer_failed(where: str) -> None:
     """Log a tracer-internal failure once per place; the application call goes on."""
     if where in _state.failures_logged:
@@ -150,25 +179,34 @@ _COUNT: Final = 1
 _TRACE: Final = 2
 
 
-def _route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str]:
+def _route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str, bool]:
+    """Decide what to do with a firing: (mode, signal facts, sender label, spans wanted)."""
     try:
         info = _signal_info(signal)
         recordings = active_recordings.get()
+        emitter = _state.emitter
         if _state.captures and any(recording.everything for recording in recordings):
-            return _TRACE, info, _sender_facts(info, sender)[0]
+            label, excluded = _sender_facts(info, sender)
+            spans_wanted = (
+                emitter is not None
+                and not excluded
+                and info.policy is Policy.SPAN
+                and not emitter.parent_is_sampled_out()
+            )
+            return _TRACE, info, label, spans_wanted
         policy = info.policy
         if policy is Policy.OFF:
-            return _PLAIN, None, ""
+            return _PLAIN, None, "", False
         label, excluded = _sender_facts(info, sender)
         if excluded:
-            return _PLAIN, None, ""
-        emitter = _state.emitter
-        if not recordings and (emitter is None or emitter.parent_is_sampled_out()):
-            return _PLAIN, None, ""
-        return (_COUNT if policy is Policy.COUNT else _TRACE), info, label
+            return _PLAIN, None, "", False
+        spans_wanted = emitter is not None and not emitter.parent_is_sampled_out()
+        if not recordings and not spans_wanted:
+            return _PLAIN, None, "", False
+        return (_COUNT if policy is Policy.COUNT else _TRACE), info, label, spans_wanted
     except Exception:
         _tracer_failed("routing")
-        return _PLAIN, None, ""
+        return _PLAIN, None, "", False
 
 
 def _add_count(node: Node | None, info: _SignalInfo, label: str, elapsed_ns: int) -> None:
@@ -207,8 +245,8 @@ class _Firing(Node):
 
     __slots__ = (
         "broken",
+        "facts",
         "handled_errors",
-        "identities",
         "key",
         "merged",
         "node_token",
@@ -224,7 +262,7 @@ class _Firing(Node):
         super().__init__(parent, None)
         self.key = key
         self.record = record
-        self.identities: list[tuple[ReceiverIdentity, bool]] = []
+        self.facts: list[_ReceiverFacts] = []
         self.merged = False
         self.shared_context = False
         self.broken = False
@@ -245,10 +283,11 @@ class _Firing(Node):
         if self.broken:
             return None
         try:
-            identity, excluded = self.identities[index]
-            if excluded:
+            fact = self.facts[index]
+            if fact.excluded:
                 return None
             is_async = index >= self.sync_count
+            identity = fact.identity
             record = ReceiverCall(
                 self.record, identity.name, identity.file_path, identity.line_number, is_async
             )
@@ -259,7 +298,7 @@ class _Firing(Node):
                 if self.merged:
                     span = self.span
                 elif self.take_span_slot(_state.config.max_spans_per_trace):
-                    span = self._start_receiver_span(identity, is_async)
+                    span = self._start_receiver_span(fact, is_async)
                     owns_span = True
             frame = _Call(self, None if self.merged else span, record)
             frame.owns_span = owns_span
@@ -274,11 +313,13 @@ class _Firing(Node):
             _tracer_failed("entering a receiver call")
             return None
 
-    def _start_receiver_span(self, identity: ReceiverIdentity, is_async: bool) -> Span:
+    def _start_receiver_span(self, fact: _ReceiverFacts, is_async: bool) -> Span:
         assert _state.emitter is not None
-        attributes = _receiver_attributes(identity, is_async)
+        attributes = fact.attributes
+        if is_async:
+            attributes = {**attributes, attrs.RECEIVER_ASYNC: True}
         return _state.emitter.start(
-            attrs.RECEIVER_SPAN_NAME.format(receiver=identity.name), attributes, self.span
+            attrs.RECEIVER_SPAN_NAME.format(receiver=fact.identity.name), attributes, self.span
         )
 
     def leave(self, frame: _Call | None, error: BaseException | None, handled: bool) -> None:
@@ -313,9 +354,10 @@ class _Firing(Node):
         """Record receivers that never ran because an earlier one raised in ``send()``."""
         try:
             for index in indexes:
-                identity, excluded = self.identities[index]
-                if excluded:
+                fact = self.facts[index]
+                if fact.excluded:
                     continue
+                identity = fact.identity
                 is_async = index >= self.sync_count
                 call = ReceiverCall(
                     self.record, identity.name, identity.file_path, identity.line_number, is_async
@@ -332,7 +374,7 @@ class _Firing(Node):
             record.outcome = Outcome.OK if error is None else _failure_outcome(error)
             span = self.span
             if span is not None:
-                not_run = record.not_run_count
+                not_run = record.not_run_count if error is not None else 0
                 if not_run:
                     span.set_attribute(attrs.SIGNAL_RECEIVERS_NOT_RUN, not_run)
                 if self.handled_errors:
@@ -368,18 +410,6 @@ def _reset_tokens(node: _Call | _Firing) -> None:
         node.node_token = None
 
 
-def _receiver_attributes(identity: ReceiverIdentity, is_async: bool) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        attrs.CODE_FUNCTION_NAME: identity.name,
-        attrs.RECEIVER_ASYNC: is_async,
-    }
-    if identity.file_path is not None:
-        attributes[attrs.CODE_FILE_PATH] = identity.file_path
-    if identity.line_number is not None:
-        attributes[attrs.CODE_LINE_NUMBER] = identity.line_number
-    return attributes
-
-
 class _NullFiring:
     """Stands in for a firing the tracer could not set up: receivers run untraced."""
 
@@ -410,23 +440,27 @@ def _start(
     named: dict[str, Any],
     sync_receivers: Sequence[Any],
     async_receivers: Sequence[Any],
+    spans_wanted: bool,
 ) -> _Firing | _NullFiring:
     try:
         config = _state.config
         recordings = active_recordings.get()
-        everything = any(recording.everything for recording in recordings)
-        identities = [
-            (identity, matches_any(identity.name, config.exclude_receivers))
-            for identity in map(receiver_identity, (*sync_receivers, *async_receivers))
-        ]
-        visible = sum(1 for _identity, excluded in identities if not excluded)
-        hidden = (visible == 0 and bool(identities)) or _sender_facts(info, sender)[1]
-        template = named.get("template")
-        if not hidden and template is not None and config.exclude_templates:
-            name = template_name(template)
-            hidden = name is not None and matches_any(name, config.exclude_templates)
-        if hidden and not everything:
-            return _NULL
+        facts = [_receiver_facts(receiver) for receiver in sync_receivers]
+        if async_receivers:
+            facts += [_receiver_facts(receiver) for receiver in async_receivers]
+        visible = len(facts)
+        for fact in facts:
+            if fact.excluded:
+                visible -= 1
+        template = named.get("template") if config.exclude_templates else None
+        if (visible == 0 and facts) or (
+            template is not None
+            and matches_any(template_name(template) or "", config.exclude_templates)
+        ):
+            # Hidden (the toolbar's own work, say): only a test capture still wants it.
+            if not any(recording.everything for recording in recordings):
+                return _NULL
+            spans_wanted = False
         parent = current_node.get()
         key = (id(signal), id(sender))
         depth, reentrant = depth_and_reentrancy(parent, key)
@@ -441,43 +475,52 @@ def _start(
             parent.current_call() if parent is not None else None,
         )
         record.receiver_count = visible
-        record.attributes = kwargs_attributes(
-            named, config.max_attribute_length, config.record_kwargs
+        if parent is not None:
+            if record.parent_call is not None:
+                record.parent_call.children.append(record)
+            elif isinstance(parent, _Firing):  # sent from concurrent async receivers
+                record.parent_dispatch = parent.record
+                parent.record.children.append(record)
+        record.attributes = (
+            kwargs_attributes(named, config.max_attribute_length, config.record_kwargs)
+            if named
+            else {}
         )
         firing = _Firing(parent, key, record)
-        firing.identities = identities
+        firing.facts = facts
         firing.sync_count = len(sync_receivers)
         firing.recordings = recordings
         firing.record_messages = config.record_exception_messages
         firing.shared_context = SHARED_ASYNC_CONTEXT and len(async_receivers) > 1
-        emitter = _state.emitter
         if (
-            emitter is not None
+            spans_wanted
             and visible
-            and not hidden
             and info.policy is Policy.SPAN
-            and not emitter.parent_is_sampled_out()
             and firing.take_span_slot(config.max_spans_per_trace)
         ):
             firing.merged = (
-                visible == 1 and config.merge_single_receiver and method in ("send", "asend")
+                visible == 1 and config.merge_single_receiver and method in _MERGING_METHODS
             )
-            firing.span = _start_firing_span(emitter, firing, record, info)
-            if recordings and firing.span is not None:
+            firing.span = _start_firing_span(firing, record, info)
+            if recordings:
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
                     record.trace_id, record.span_id = span_ids
-        firing.node_token = current_node.set(firing)
-        if firing.shared_context and firing.span is not None:
-            # Concurrent receivers share one context on Django 6: none of them may attach
-            # its own span, so whatever they send nests under the firing instead.
-            firing.otel_token = spans.attach(firing.span)
-        keep_objects = False
-        for recording in recordings:
-            recording.add(record)
-            keep_objects = keep_objects or recording.keep_objects
-        if keep_objects:
-            record.objects = SentObjects(signal, sender, named)
+        if firing.shared_context:
+            # Concurrent receivers share one context on Django 6: none of them may make its
+            # own call current, so whatever they send nests under the firing instead. In every
+            # other case only our own code runs between receiver calls, and each call makes
+            # itself current, so the firing itself never needs to be.
+            firing.node_token = current_node.set(firing)
+            if firing.span is not None:
+                firing.otel_token = spans.attach(firing.span)
+        if recordings:
+            keep_objects = False
+            for recording in recordings:
+                recording.add(record)
+                keep_objects = keep_objects or recording.keep_objects
+            if keep_objects:
+                record.objects = SentObjects(signal, sender, named)
         record.start_ns = time.perf_counter_ns()
         return firing
     except Exception:
@@ -485,12 +528,12 @@ def _start(
         return _NULL
 
 
-def _start_firing_span(
-    emitter: SpanEmitter, firing: _Firing, record: DispatchRecord, info: _SignalInfo
-) -> Span:
+_MERGING_METHODS: Final = frozenset({"send", "asend"})
+
+
+def _start_firing_span(firing: _Firing, record: DispatchRecord, info: _SignalInfo) -> Span:
     attributes: dict[str, Any] = {
-        attrs.SIGNAL_NAME: info.name,
-        attrs.SIGNAL_PATH: info.path,
+        **info.attributes,
         attrs.SIGNAL_SENDER: record.sender_label,
         attrs.SIGNAL_METHOD: record.method,
         attrs.SIGNAL_RECEIVERS: record.receiver_count,
@@ -498,15 +541,17 @@ def _start_firing_span(
     }
     if record.reentrant:
         attributes[attrs.SIGNAL_REENTRANT] = True
-    attributes.update(record.attributes)
+    if record.attributes:
+        attributes.update(record.attributes)
+    emitter = _state.emitter
+    assert emitter is not None
     if firing.merged:
-        identity, is_async = next(
-            (identity, index >= firing.sync_count)
-            for index, (identity, excluded) in enumerate(firing.identities)
-            if not excluded
-        )
-        attributes.update(_receiver_attributes(identity, is_async))
-        name = attrs.MERGED_SPAN_NAME.format(signal=info.name, receiver=identity.name)
+        index = next(index for index, fact in enumerate(firing.facts) if not fact.excluded)
+        fact = firing.facts[index]
+        attributes.update(fact.attributes)
+        if index >= firing.sync_count:
+            attributes[attrs.RECEIVER_ASYNC] = True
+        name = attrs.MERGED_SPAN_NAME.format(signal=info.name, receiver=fact.identity.name)
     else:
         name = attrs.DISPATCH_SPAN_NAME.format(signal=info.name, method=record.method)
     return emitter.start(name, attributes)
@@ -519,7 +564,7 @@ def _record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: st
             return
         info = _signal_info(signal)
         label = _sender_facts(info, sender)[0]
-        firing = _start(info, signal, sender, label, method, named, (), ())
+        firing = _start(info, signal, sender, label, method, named, (), (), False)
         firing.finish(None)
     except Exception:
         _tracer_failed("recording a firing without receivers")
@@ -539,7 +584,7 @@ def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
 
 
 def _send_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
-    mode, info, label = _route(self, sender)
+    mode, info, label, spans_wanted = _route(self, sender)
     if mode == _PLAIN:
         return _state.originals["send"](self, sender, **named)  # type: ignore[no-any-return]
     assert info is not None
@@ -555,7 +600,17 @@ def _send_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple
         if _state.captures:
             _record_empty(self, sender, named, "send")
         return []
-    firing = _start(info, self, sender, label, "send", named, sync_receivers, async_receivers)
+    firing = _start(
+        info,
+        self,
+        sender,
+        label,
+        "send",
+        named,
+        sync_receivers,
+        async_receivers,
+        spans_wanted,
+    )
     error: BaseException | None = None
     try:
         responses = []
@@ -604,7 +659,7 @@ def send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
 
 
 def _send_robust_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
-    mode, info, label = _route(self, sender)
+    mode, info, label, spans_wanted = _route(self, sender)
     if mode == _PLAIN:
         return _state.originals["send_robust"](self, sender, **named)  # type: ignore[no-any-return]
     assert info is not None
@@ -621,7 +676,15 @@ def _send_robust_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
             _record_empty(self, sender, named, "send_robust")
         return []
     firing = _start(
-        info, self, sender, label, "send_robust", named, sync_receivers, async_receivers
+        info,
+        self,
+        sender,
+        label,
+        "send_robust",
+        named,
+        sync_receivers,
+        async_receivers,
+        spans_wanted,
     )
     error: BaseException | None = None
     try:
@@ -701,7 +764,7 @@ async def asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
 
 
 async def _asend_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
-    mode, info, label = _route(self, sender)
+    mode, info, label, spans_wanted = _route(self, sender)
     if mode == _PLAIN:
         return await _state.originals["asend"](self, sender, **named)  # type: ignore[no-any-return]
     assert info is not None
@@ -717,7 +780,17 @@ async def _asend_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
         if _state.captures:
             _record_empty(self, sender, named, "asend")
         return []
-    firing = _start(info, self, sender, label, "asend", named, sync_receivers, async_receivers)
+    firing = _start(
+        info,
+        self,
+        sender,
+        label,
+        "asend",
+        named,
+        sync_receivers,
+        async_receivers,
+        spans_wanted,
+    )
     error: BaseException | None = None
     try:
         sync_send: Callable[[], Awaitable[list[Any]]]
@@ -779,7 +852,7 @@ async def asend_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[An
 async def _asend_robust_traced(
     self: Signal, sender: Any, named: dict[str, Any]
 ) -> list[tuple[Any, Any]]:
-    mode, info, label = _route(self, sender)
+    mode, info, label, spans_wanted = _route(self, sender)
     if mode == _PLAIN:
         return await _state.originals["asend_robust"](self, sender, **named)  # type: ignore[no-any-return]
     assert info is not None
@@ -796,7 +869,15 @@ async def _asend_robust_traced(
             _record_empty(self, sender, named, "asend_robust")
         return []
     firing = _start(
-        info, self, sender, label, "asend_robust", named, sync_receivers, async_receivers
+        info,
+        self,
+        sender,
+        label,
+        "asend_robust",
+        named,
+        sync_receivers,
+        async_receivers,
+        spans_wanted,
     )
     error: BaseException | None = None
     try:
@@ -1057,6 +1138,7 @@ def configure(config: Config) -> None:
     with _state.lock:
         _state.config = config
         _infos.clear()
+        _receiver_facts_cache.clear()
 
 
 def current_config() -> Config:

@@ -38,8 +38,8 @@ class Recording:
 
     def add(self, record: DispatchRecord) -> None:
         self.dispatches.append(record)
-        parent = record.parent_call
-        if parent is None or parent.dispatch.start_ns < self.started_ns:
+        parent = record.parent_dispatch
+        if parent is None or parent.start_ns < self.started_ns:
             self.roots.append(record)
 
     def add_count(

@@ -106,6 +106,7 @@ class DispatchRecord:
         "objects",
         "outcome",
         "parent_call",
+        "parent_dispatch",
         "policy",
         "receiver_count",
         "reentrant",
@@ -135,7 +136,11 @@ class DispatchRecord:
         self.policy = policy
         self.depth = depth
         self.reentrant = reentrant
+        #: The receiver call this firing was sent from, if any.
         self.parent_call = parent_call
+        #: The firing this one is nested in: ``parent_call.dispatch``, or the firing itself
+        #: when it was sent from an async receiver Django ran in a context shared with others.
+        self.parent_dispatch = parent_call.dispatch if parent_call is not None else None
         self.outcome = Outcome.RUNNING
         self.receiver_count = 0
         #: Allow-listed, privacy-safe kwargs (the same values the span carries).
@@ -162,10 +167,10 @@ class DispatchRecord:
     def chain(self) -> list[DispatchRecord]:
         """Return the firings that led to this one, outermost first, ending with self."""
         chain = [self]
-        call = self.parent_call
-        while call is not None:
-            chain.append(call.dispatch)
-            call = call.dispatch.parent_call
+        parent = self.parent_dispatch
+        while parent is not None:
+            chain.append(parent)
+            parent = parent.parent_dispatch
         chain.reverse()
         return chain
 

@@ -22,3 +22,9 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     signal_tracing.uninstrument()
     apply_settings()
     provider.shutdown()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-playwright's sync API leaves an asyncio loop running in the main thread, after
+    # which async_to_sync() refuses to run there: browser tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -403,7 +403,6 @@ def test_single_receiver_send_is_one_merged_span(exporter: InMemorySpanExporter)
         "code.function.name": "tests.test_dispatch.ok",
         "code.file.path": __file__,
         "code.line.number": ok.__code__.co_firstlineno,
-        "django.signal.receiver.async": False,
     }
 
 
@@ -416,7 +415,7 @@ def test_several_receivers_get_a_dispatch_span_with_a_child_each(
     signal.send(sender=None)
     assert render_spans(exporter.get_finished_spans(), ["django.signal.receiver.async"]) == (
         "unnamed_signal send\n"
-        "  tests.test_dispatch.ok django.signal.receiver.async=False\n"
+        "  tests.test_dispatch.ok\n"
         "  tests.test_dispatch.async_ok django.signal.receiver.async=True"
     )
 
@@ -618,8 +617,8 @@ def test_a_broken_tracer_never_breaks_the_send(
     signal = Signal()
     signal.connect(ok)
     with caplog.at_level(logging.DEBUG, logger="signal_tracing"):
-        assert signal.send(sender=None) == [(ok, "ok")]
-        assert signal.send(sender=None) == [(ok, "ok")]
+        assert signal.send(sender=None, size=1) == [(ok, "ok")]
+        assert signal.send(sender=None, size=2) == [(ok, "ok")]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "starting a firing" in warnings[0].getMessage()
@@ -669,3 +668,53 @@ def _restore_tracing() -> Iterator[None]:
     yield
     signal_tracing.uninstrument()
     apply_settings()
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def test_records_nest_under_the_receiver_call_that_sent_them(
+    exporter: InMemorySpanExporter,
+) -> None:
+    outer, inner = Signal(), Signal()
+    inner.connect(ok)
+
+    def sends_inner(sender: Any, **kwargs: Any) -> None:
+        inner.send(sender="nested")
+
+    outer.connect(ok)
+    outer.connect(sends_inner)
+    with recording() as recorded:
+        outer.send(sender="top")
+    top, nested = recorded.dispatches
+    assert recorded.roots == [top]
+    assert top.calls[1].children == [nested]
+    assert nested.parent_call is top.calls[1]
+    assert nested.chain() == [top, nested]
+    assert list(top.walk()) == [top, nested]
+    assert (top.depth, nested.depth) == (0, 1)
+
+
+@pytest.mark.skipif(not DJANGO_6, reason="Django 5.2 gives each async receiver its own context")
+def test_firings_from_concurrent_async_receivers_nest_under_the_firing(
+    exporter: InMemorySpanExporter,
+) -> None:
+    outer, inner = Signal(), Signal()
+    inner.connect(async_ok)
+
+    async def first(sender: Any, **kwargs: Any) -> None:
+        await inner.asend(sender="from first")
+
+    async def second(sender: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        await inner.asend(sender="from second")
+
+    outer.connect(first)
+    outer.connect(second)
+    with recording() as recorded:
+        asyncio.run(outer.asend(sender=None))
+    top, *nested = recorded.dispatches
+    assert recorded.roots == [top]
+    assert sorted(r.sender_label for r in top.children) == ["from first", "from second"]
+    assert all(r.parent_dispatch is top and r.depth == 1 for r in nested)
+    assert [r.signal_name for r in top.walk()] == ["unnamed_signal"] * 3
