@@ -52,6 +52,26 @@ class Tracing:
         wait_until(lambda: sum(span.name == name for span in self.spans()) >= count, timeout)
 
 
+def in_a_new_thread(function: Callable[[], Any]) -> Any:
+    """Run ``function`` in a fresh thread (its own context and no database connection, like
+    a server's request thread) and return its result or raise its exception."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, function()))
+        except BaseException as error:
+            outcome.append((False, error))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

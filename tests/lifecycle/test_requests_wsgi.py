@@ -17,7 +17,7 @@ from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import SpanKind, StatusCode
 
 from signal_tracing.nesting import current_node
-from tests.lifecycle.conftest import Tracing
+from tests.lifecycle.conftest import Tracing, in_a_new_thread
 
 pytestmark = pytest.mark.urls("tests.lifecycle.urls")
 
@@ -244,12 +244,16 @@ def test_response_never_closed_does_not_leak_into_the_next_request_on_the_thread
     tracing: Tracing,
 ) -> None:
     handler = WSGIHandler()
-    assert current_node.get() is None
 
-    first = handler(environ("/plain/"), start_response)
-    # A broken server: ``first`` is never closed, so request_finished is never sent.
-    second = handler(environ("/items/2/"), start_response)
-    second.close()
+    def two_requests_in_one_thread() -> tuple[object, object]:
+        # A broken server: the first response is never closed, so request_finished is
+        # never sent for it.
+        first = handler(environ("/plain/"), start_response)
+        handler(environ("/items/2/"), start_response).close()
+        del first
+        return current_node.get(), trace.get_current_span().get_span_context().is_valid
+
+    node_after, span_still_current = in_a_new_thread(two_requests_in_one_thread)
 
     assert tracing.tree() == "\n".join(
         [
@@ -264,9 +268,8 @@ def test_response_never_closed_does_not_leak_into_the_next_request_on_the_thread
     # The abandoned span ends when its response was returned, not when the next one began.
     abandoned, second_span = tracing.named("GET plain/"), tracing.named("GET items/<int:pk>/")
     assert abandoned.end_time <= second_span.start_time  # type: ignore[operator]
-    assert current_node.get() is None
-    assert not trace.get_current_span().get_span_context().is_valid
-    del first
+    assert node_after is None
+    assert not span_still_current
 
 
 def test_unconsumed_streaming_response_from_the_test_client(tracing: Tracing) -> None:
@@ -289,17 +292,21 @@ def test_request_started_receiver_error_still_ends_the_span(tracing: Tracing) ->
     def fails(sender: Any, **kwargs: Any) -> None:
         raise ReceiverFailed
 
-    request_started.connect(fails)
-    try:
+    def request_whose_receiver_fails() -> object:
         with pytest.raises(ReceiverFailed):
             WSGIHandler()(environ("/plain/"), start_response)
+        return current_node.get()
+
+    request_started.connect(fails)
+    try:
+        node_after = in_a_new_thread(request_whose_receiver_fails)
     finally:
         request_started.disconnect(fails)
 
     span = tracing.named("GET")
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["error.type"] == f"{__name__}.ReceiverFailed"
-    assert current_node.get() is None
+    assert node_after is None
 
 
 def test_request_from_a_view_nests_in_the_running_request(tracing: Tracing) -> None:
