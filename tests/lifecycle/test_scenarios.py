@@ -136,7 +136,9 @@ def test_early_instrument_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    pytest.importorskip("psycopg", reason="psycopg is needed for the PostgreSQL leg (dev extra)")
+    pytest.importorskip(
+        "psycopg", reason="psycopg is not installed: pip install -e '.[postgres]' (nox -s postgres)"
+    )
     try:
         server = PostgresServer()
         server.start()
