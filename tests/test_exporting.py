@@ -7,6 +7,7 @@ against a real OTLP receiver (``tests/collector/receiver.py``), not by reading a
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -22,9 +23,11 @@ import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExportResult
 
 from signal_tracing.conf import Config
 from signal_tracing.exporting import Outcome, application_has_provider, set_up_export
+from signal_tracing.exporting.guard import GuardedExporter
 from signal_tracing.exporting.provider import build_provider, resource
 from signal_tracing.exporting.requirements import otlp_protocol
 from signal_tracing.exporting.shutdown import flush_on_sigterm
@@ -339,6 +342,7 @@ def test_application_provider_is_used_and_left_unchanged(tmp_path: Path) -> None
         from django.core.signals import request_finished
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExportResult
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -457,3 +461,22 @@ def test_no_handler_is_installed_from_another_thread() -> None:
 
     assert installed == [False]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_an_exporter_that_raises_is_one_warning_and_a_failed_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed = io.StringIO()
+    closed.close()
+    guard = GuardedExporter(ConsoleSpanExporter(out=closed), "the console (stderr)")
+    provider = TracerProvider()
+    span = provider.get_tracer("tests").start_span("post_save send")
+    span.end()
+
+    with caplog.at_level(logging.DEBUG, "signal_tracing.exporting"):
+        results = [guard.export([span]), guard.export([span])]
+    guard.shutdown()
+
+    assert results == [SpanExportResult.FAILURE, SpanExportResult.FAILURE]
+    assert [record.levelname for record in caplog.records] == ["WARNING", "DEBUG"]
+    assert "ValueError: I/O operation on closed file" in caplog.records[0].getMessage()
