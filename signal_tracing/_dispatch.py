@@ -118,7 +118,11 @@ def _sender_facts(info: _SignalInfo, sender: Any) -> tuple[str, bool]:
     if entry is not None and entry[0]() is sender:
         return entry[1], entry[2]
     label = sender_label(sender)
-    excluded = matches_any(label, _state.config.exclude_senders)
+    excluded = _excluded_senders.get(label)
+    if excluded is None:
+        if len(_excluded_senders) >= _SENDER_CACHE_LIMIT:
+            _excluded_senders.clear()
+        excluded = _excluded_senders[label] = matches_any(label, _state.config.exclude_senders)
     try:
         reference = weakref.ref(sender)
     except TypeError:  # None, str, int...: cheap to label every time
@@ -127,6 +131,10 @@ def _sender_facts(info: _SignalInfo, sender: Any) -> tuple[str, bool]:
         info.senders.clear()
     info.senders[id(sender)] = (reference, label, excluded)
     return label, excluded
+
+
+#: Sender label -> excluded by EXCLUDE_SENDERS (labels are low-cardinality by construction).
+_excluded_senders: dict[str, bool] = {}
 
 
 class _ReceiverFacts:
@@ -229,7 +237,7 @@ class _Call(Node):
 
     __slots__ = ("call", "node_token", "otel_token", "owns_span")
 
-    def __init__(self, parent: Node, span: Span | None, call: ReceiverCall) -> None:
+    def __init__(self, parent: Node, span: Span | None, call: ReceiverCall | None) -> None:
         super().__init__(parent, span)
         self.call = call
         self.node_token: Any = None
@@ -287,11 +295,13 @@ class _Firing(Node):
             if fact.excluded:
                 return None
             is_async = index >= self.sync_count
-            identity = fact.identity
-            record = ReceiverCall(
-                self.record, identity.name, identity.file_path, identity.line_number, is_async
-            )
-            self.record.calls.append(record)
+            record: ReceiverCall | None = None
+            if self.recordings:  # records of calls are only read by recordings
+                identity = fact.identity
+                record = ReceiverCall(
+                    self.record, identity.name, identity.file_path, identity.line_number, is_async
+                )
+                self.record.calls.append(record)
             span: Span | None = None
             owns_span = False
             if self.span is not None:
@@ -306,7 +316,8 @@ class _Firing(Node):
                 frame.node_token = current_node.set(frame)
                 if span is not None:
                     frame.otel_token = spans.attach(span)
-            record.start_ns = time.perf_counter_ns()
+            if record is not None:
+                record.start_ns = time.perf_counter_ns()
             return frame
         except Exception:
             self.broken = True
@@ -326,21 +337,23 @@ class _Firing(Node):
         if frame is None:
             return
         try:
-            call = frame.call
-            call.end_ns = time.perf_counter_ns()
-            if error is None:
-                call.outcome = Outcome.OK
-            else:
-                call.outcome = Outcome.HANDLED if handled else _failure_outcome(error)
-                call.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+            outcome = Outcome.OK
+            if error is not None:
+                outcome = Outcome.HANDLED if handled else _failure_outcome(error)
                 if handled:
                     self.handled_errors += 1
+            call = frame.call
+            if call is not None:
+                call.end_ns = time.perf_counter_ns()
+                call.outcome = outcome
+                if error is not None:
+                    call.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
             span = frame.span if frame.owns_span else None
             if span is not None:
                 spans.flush_node(frame)
                 if error is not None:
                     spans.record_error(span, error, record_message=self.record_messages)
-                    span.set_attribute(attrs.RECEIVER_OUTCOME, call.outcome.value)
+                    span.set_attribute(attrs.RECEIVER_OUTCOME, outcome.value)
                 span.end()
             elif self.merged and error is not None and self.span is not None:
                 spans.record_error(self.span, error, record_message=self.record_messages)
@@ -1139,6 +1152,7 @@ def configure(config: Config) -> None:
         _state.config = config
         _infos.clear()
         _receiver_facts_cache.clear()
+        _excluded_senders.clear()
 
 
 def current_config() -> Config:
