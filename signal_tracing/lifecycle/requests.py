@@ -373,7 +373,7 @@ def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, An
         try:
             response = original(self, request)
         finally:
-            _leaving_handler(scope, request, response)
+            _safely(_leaving_handler, scope, request, response)
         return response
 
     return get_response
@@ -397,7 +397,7 @@ def _wrap_get_response_async(
             scope.cancelled = True
             raise
         finally:
-            _leaving_handler(scope, request, response)
+            _safely(_leaving_handler, scope, request, response)
         return response
 
     return get_response_async
