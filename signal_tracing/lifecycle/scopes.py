@@ -77,12 +77,15 @@ def start_span(
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     context: Context | None = None,
+    start_time: int | None = None,
 ) -> Span | None:
     """Start a scope's span on the emitter's tracer (``None`` when tracing is off)."""
     emitter = _dispatch.current_emitter()
     if emitter is None:
         return None
-    return emitter.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+    return emitter.tracer.start_span(
+        name, context=context, kind=kind, attributes=attributes, start_time=start_time
+    )
 
 
 def parent_for_new_scope() -> Node | None:

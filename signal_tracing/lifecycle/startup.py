@@ -16,6 +16,7 @@ already. Rather than pretend, a zero-length ``django.setup`` span says so once p
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.context import Context
@@ -59,53 +60,64 @@ def prepared_models(apps: Apps) -> set[str]:
     }
 
 
-class _State:
+class Startup:
+    """Start-up as one process sees it (one instance per process; tests make their own)."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         #: Whether this process already opened, or reported it missed, start-up.
         self.handled = False
         self.scope: StartupScope | None = None
 
+    def begin(self, apps: Apps) -> None:
+        """Open the start-up span if start-up is ahead, or say once that it was missed."""
+        with self.lock:
+            scope = self.scope
+            if scope is not None:
+                if scope.closed:
+                    self.scope = None
+                elif apps.models_ready:
+                    self.scope = None
+                    close(scope)
+                return
+            if self.handled:
+                return
+            self.handled = True
+        root = Context()
+        if not apps.models_ready:
+            span = start_span(attrs.STARTUP_SPAN_NAME, {attrs.STARTUP_OBSERVED: True}, context=root)
+            scope = StartupScope(span, apps)
+            enter(scope)
+            self.scope = scope
+            return
+        # Zero-length: it marks when tracing began, not a duration.
+        now = time.time_ns()
+        span = start_span(
+            attrs.STARTUP_SPAN_NAME,
+            {attrs.STARTUP_OBSERVED: False, attrs.STARTUP_MODELS_COUNT: len(prepared_models(apps))},
+            context=root,
+            start_time=now,
+        )
+        if span is not None:
+            span.end(end_time=now)
 
-_state: Final = _State()
+    def end(self) -> None:
+        """Close the start-up span if it is still open (tracing stops)."""
+        with self.lock:
+            scope, self.scope = self.scope, None
+        if scope is not None:
+            close(scope)
+
+
+_process: Final = Startup()
 
 
 def begin() -> None:
-    """Open the start-up span if start-up is ahead, or say once that it was missed."""
+    """Open (or close, once the models are ready) this process's start-up span."""
     from django.apps import apps
 
-    with _state.lock:
-        scope = _state.scope
-        if scope is not None:
-            if scope.closed:
-                _state.scope = None
-            elif apps.models_ready:
-                _state.scope = None
-                close(scope)
-            return
-        if _state.handled:
-            return
-        _state.handled = True
-    root = Context()
-    if not apps.models_ready:
-        scope = StartupScope(
-            start_span(attrs.STARTUP_SPAN_NAME, {attrs.STARTUP_OBSERVED: True}, context=root), apps
-        )
-        enter(scope)
-        _state.scope = scope
-        return
-    span = start_span(
-        attrs.STARTUP_SPAN_NAME,
-        {attrs.STARTUP_OBSERVED: False, attrs.STARTUP_MODELS_COUNT: len(prepared_models(apps))},
-        context=root,
-    )
-    if span is not None:
-        span.end()
+    _process.begin(apps)
 
 
 def end() -> None:
-    """Close the start-up span if it is still open (tracing stops)."""
-    with _state.lock:
-        scope, _state.scope = _state.scope, None
-    if scope is not None:
-        close(scope)
+    _process.end()
