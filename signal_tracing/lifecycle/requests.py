@@ -113,9 +113,12 @@ class _ScopeGetter(Getter[Mapping[str, Any]]):
         if not isinstance(headers, (list, tuple)):
             return ()
         return (
-            (name, value)
-            for name, value in headers
-            if isinstance(name, bytes) and isinstance(value, bytes)
+            (header[0], header[1])
+            for header in headers
+            if isinstance(header, (list, tuple))
+            and len(header) == 2
+            and isinstance(header[0], bytes)
+            and isinstance(header[1], bytes)
         )
 
     def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
