@@ -192,24 +192,26 @@ def _test_scope(node_id: str) -> AbstractContextManager[Any] | None:
     return test_scope(node_id)
 
 
-@pytest.hookimpl(wrapper=True)
+# Old-style hook wrappers: the plugin is loaded into every pytest run of an environment where
+# signal_tracing is installed, so it keeps working with pytest 7 (new-style needs pytest 8).
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
     scope_manager = _test_scope(item.nodeid)
     if scope_manager is None:
-        return (yield)
+        yield
+        return
     with scope_manager as scope:
-        result = yield
+        yield
         outcome = item.stash.get(_OUTCOME, "passed")
         if scope is not None and scope.result_status is None and outcome != "skipped":
             scope.set_result("fail" if outcome == "failed" else "pass")
-    return result
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
+) -> Generator[None, Any, None]:
+    result = yield
+    report: pytest.TestReport = result.get_result()
     if report.failed or (report.skipped and item.stash.get(_OUTCOME, "") != "failed"):
         item.stash[_OUTCOME] = report.outcome
-    return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 from signal_tracing.testing.capture import SignalCapture
 from signal_tracing.testing.matching import ANY_SENDER, Sent, SignalLike, as_filter
@@ -28,7 +28,7 @@ class SignalAssertionsMixin:
     """
 
     #: Put the whole tree of firings in failure messages.
-    signal_capture_verbose: ClassVar[bool] = False
+    signal_capture_verbose: bool = False
 
     # Provided by unittest.TestCase.
     failureException: type[AssertionError]
