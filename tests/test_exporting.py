@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExportResult
 from signal_tracing.conf import Config
 from signal_tracing.exporting import Outcome, application_has_provider, set_up_export
 from signal_tracing.exporting.guard import GuardedExporter
-from signal_tracing.exporting.provider import build_provider, resource
+from signal_tracing.exporting.provider import build_provider, otlp_destination, resource
 from signal_tracing.exporting.requirements import otlp_protocol
 from signal_tracing.exporting.shutdown import flush_on_sigterm
 from tests.collector.receiver import Behaviour, grpc_receiver, http_receiver
@@ -201,6 +201,33 @@ def test_default_protocol_is_http_protobuf_to_port_4318(provider_for: list[Trace
 
     assert otlp_protocol(os.environ) == ("http/protobuf", None)
     assert destination == "http://localhost:4318/v1/traces (http/protobuf)"
+
+
+@pytest.mark.parametrize(
+    ("environment", "destination"),
+    [
+        ({}, "http://localhost:4318/v1/traces (http/protobuf)"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "http://localhost:4317 (grpc)"),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://user:s3cret@collector.example:4318/"},
+            "https://collector.example:4318/v1/traces (http/protobuf)",
+        ),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://general:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:4318/custom/path",
+            },
+            "http://traces:4318/custom/path (http/protobuf)",
+        ),
+    ],
+)
+def test_destination_named_in_the_log_follows_the_variables_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], destination: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    assert otlp_destination() == destination
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])

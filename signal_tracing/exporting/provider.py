@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -18,14 +19,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from signal_tracing.conf import Config
 from signal_tracing.exporting.guard import GuardedExporter
-from signal_tracing.exporting.requirements import GRPC, otlp_protocol
+from signal_tracing.exporting.requirements import GRPC, HTTP_PROTOBUF, otlp_protocol
 
 TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
-_DEFAULT_ENDPOINTS: Final = {
-    GRPC: "http://localhost:4317",
-    "http/protobuf": "http://localhost:4318",
-}
+_DEFAULT_ENDPOINTS: Final = {GRPC: "http://localhost:4317", HTTP_PROTOBUF: "http://localhost:4318"}
 
 
 def default_service_name() -> str:
@@ -47,15 +45,20 @@ def resource(config: Config) -> Resource:
 
 
 def otlp_destination() -> str:
-    """Where the OTLP exporter sends, resolved by the specification's rules (for messages)."""
+    """Where the OTLP exporter sends, resolved by the specification's rules (for messages).
+
+    Credentials in the URL (``https://user:token@host``) are left out: this goes to the log.
+    """
     protocol = otlp_protocol(os.environ)[0]
-    specific = os.environ.get(TRACES_ENDPOINT, "").strip()
-    if specific:
-        return f"{specific} ({protocol})"
-    general = os.environ.get(ENDPOINT, "").strip() or _DEFAULT_ENDPOINTS.get(protocol, "")
-    if protocol != GRPC:
-        general = general.rstrip("/") + "/v1/traces"
-    return f"{general} ({protocol})"
+    endpoint = os.environ.get(TRACES_ENDPOINT, "").strip()
+    if not endpoint:
+        endpoint = os.environ.get(ENDPOINT, "").strip() or _DEFAULT_ENDPOINTS.get(protocol, "")
+        if protocol != GRPC:
+            endpoint = endpoint.rstrip("/") + "/v1/traces"
+    parts = urlsplit(endpoint)
+    if parts.username is not None or parts.password is not None:
+        endpoint = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return f"{endpoint} ({protocol})"
 
 
 def span_exporter(exporter: str) -> tuple[SpanExporter, str]:
