@@ -35,7 +35,7 @@ RUFF = "ruff==0.17.6"  # one formatter version for everyone: its output changes 
 
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "mypy", "docs", "tests", "coverage", "postgres"]
+nox.options.sessions = ["lint", "mypy", "docs", "tests", "postgres", "coverage"]
 
 
 def _pyenv_roots() -> list[Path]:
@@ -81,15 +81,17 @@ def _install(session: nox.Session, django_pin: str, *extras: str) -> None:
 
 
 def _pytest(session: nox.Session, coverage_name: str, *args: str) -> None:
+    # coverage run, not pytest-cov: our pytest11 plugin imports signal_tracing before any
+    # pytest plugin could start measuring, and those lines would look untested.
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
-    session.run(
-        "pytest",
-        "--cov",
-        "--cov-report=term",
-        *args,
-        *session.posargs,
-        env={"COVERAGE_FILE": str(COVERAGE_DIR / f".coverage.{coverage_name}")},
-    )
+    data_file = COVERAGE_DIR / f"{coverage_name}.coverage"
+    data_file.unlink(missing_ok=True)
+    session.env["COVERAGE_FILE"] = str(data_file)
+    try:
+        session.run("coverage", "run", "-m", "pytest", *args, *session.posargs)
+    finally:
+        if data_file.exists():
+            session.run("coverage", "report", "--skip-covered", silent=False)
 
 
 @nox.session
@@ -106,11 +108,11 @@ def tests(session: nox.Session, django: str) -> None:
 @nox.session(python=TOOLS_PYTHON)
 def coverage(session: nox.Session) -> None:
     """Combine the coverage of the test sessions run so far; fail under the floor."""
-    data = sorted(COVERAGE_DIR.glob(".coverage.*"))
+    data = sorted(COVERAGE_DIR.glob("*.coverage"))
     if not data:
         session.error("No coverage data: run a tests session first (e.g. nox -s tests).")
     session.install("coverage[toml]>=7")
-    session.env["COVERAGE_FILE"] = str(COVERAGE_DIR / ".coverage")
+    session.env["COVERAGE_FILE"] = str(COVERAGE_DIR / "combined")
     session.run("coverage", "combine", "--keep", *map(str, data))
     session.run("coverage", "report", f"--fail-under={COVERAGE_FLOOR}")
 
