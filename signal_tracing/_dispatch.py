@@ -165,7 +165,7 @@ def _receiver_facts(receiver: Any) -> _ReceiverFacts:
     return facts
 
 
-def _tracer_failed(where: str) -> None:
+def report_tracer_failure(where: str) -> None:
     """Log a tracer-internal failure once per place; the application call goes on."""
     if where in _state.failures_logged:
         logger.debug("signal_tracing failed again in %s", where, exc_info=True)
@@ -205,15 +205,23 @@ def _route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str, b
         policy = info.policy
         if policy is Policy.OFF:
             return _PLAIN, None, "", False
+        if policy is Policy.COUNT:
+            # Counts land on an enclosing node of ours that has a span (which implies it is
+            # sampled) or in a recording: with neither, there is nothing to do. This is the
+            # per-row path of every queryset, so it avoids even the sampling check.
+            if not recordings and current_node.get() is None:
+                return _PLAIN, None, "", False
+            label, excluded = _sender_facts(info, sender)
+            return (_PLAIN if excluded else _COUNT), info, label, False
         label, excluded = _sender_facts(info, sender)
         if excluded:
             return _PLAIN, None, "", False
         spans_wanted = emitter is not None and not emitter.parent_is_sampled_out()
         if not recordings and not spans_wanted:
             return _PLAIN, None, "", False
-        return (_COUNT if policy is Policy.COUNT else _TRACE), info, label, spans_wanted
+        return _TRACE, info, label, spans_wanted
     except Exception:
-        _tracer_failed("routing")
+        report_tracer_failure("routing")
         return _PLAIN, None, "", False
 
 
@@ -225,7 +233,7 @@ def _add_count(node: Node | None, info: _SignalInfo, label: str, elapsed_ns: int
         for recording in active_recordings.get():
             recording.add_count(info.name, info.path, label, elapsed_ns)
     except Exception:
-        _tracer_failed("counting")
+        report_tracer_failure("counting")
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,7 +329,7 @@ class _Firing(Node):
             return frame
         except Exception:
             self.broken = True
-            _tracer_failed("entering a receiver call")
+            report_tracer_failure("entering a receiver call")
             return None
 
     def _start_receiver_span(self, fact: _ReceiverFacts, is_async: bool) -> Span:
@@ -359,7 +367,7 @@ class _Firing(Node):
                 spans.record_error(self.span, error, record_message=self.record_messages)
         except Exception:
             self.broken = True
-            _tracer_failed("leaving a receiver call")
+            report_tracer_failure("leaving a receiver call")
         finally:
             _reset_tokens(frame)
 
@@ -378,7 +386,7 @@ class _Firing(Node):
                 call.outcome = Outcome.NOT_RUN
                 self.record.calls.append(call)
         except Exception:
-            _tracer_failed("recording receivers not run")
+            report_tracer_failure("recording receivers not run")
 
     def finish(self, error: BaseException | None) -> None:
         try:
@@ -397,7 +405,7 @@ class _Firing(Node):
                 spans.flush_node(self)
                 span.end()
         except Exception:
-            _tracer_failed("finishing a firing")
+            report_tracer_failure("finishing a firing")
         finally:
             _reset_tokens(self)
 
@@ -413,13 +421,13 @@ def _reset_tokens(node: _Call | _Firing) -> None:
         try:
             spans.detach(node.otel_token)
         except Exception:
-            _tracer_failed("restoring the OpenTelemetry context")
+            report_tracer_failure("restoring the OpenTelemetry context")
         node.otel_token = None
     if node.node_token is not None:
         try:
             current_node.reset(node.node_token)
         except Exception:
-            _tracer_failed("restoring the current firing")
+            report_tracer_failure("restoring the current firing")
         node.node_token = None
 
 
@@ -431,7 +439,7 @@ class _NullFiring:
     def enter(self, index: int, attach: bool = True) -> None:
         return None
 
-    def leave(self, frame: None, error: BaseException | None, handled: bool) -> None:
+    def leave(self, frame: _Call | None, error: BaseException | None, handled: bool) -> None:
         return None
 
     def skipped(self, indexes: range) -> None:
@@ -537,7 +545,7 @@ def _start(
         record.start_ns = time.perf_counter_ns()
         return firing
     except Exception:
-        _tracer_failed("starting a firing")
+        report_tracer_failure("starting a firing")
         return _NULL
 
 
@@ -580,7 +588,7 @@ def _record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: st
         firing = _start(info, signal, sender, label, method, named, (), (), False)
         firing.finish(None)
     except Exception:
-        _tracer_failed("recording a firing without receivers")
+        report_tracer_failure("recording a firing without receivers")
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,7 +716,7 @@ def _send_robust_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
                 response = receiver(signal=self, sender=sender, **named)
             except Exception as err:
                 try:
-                    self._log_robust_failure(receiver, err)
+                    self._log_robust_failure(receiver, err)  # type: ignore[attr-defined]
                 finally:
                     firing.leave(frame, err, True)
                 responses.append((receiver, err))
@@ -727,7 +735,7 @@ def _send_robust_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
                     response = await receiver(signal=self, sender=sender, **named)
                 except Exception as err:
                     try:
-                        self._log_robust_failure(receiver, err)
+                        self._log_robust_failure(receiver, err)  # type: ignore[attr-defined]
                     finally:
                         firing.leave(frame, err, True)
                     return err
@@ -845,7 +853,7 @@ async def _asend_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
             ),
         )
         responses.extend(zip(async_receivers, async_responses))
-        return responses  # type: ignore[no-any-return]
+        return responses
     except BaseException as exc:
         error = exc
         raise
@@ -906,7 +914,7 @@ async def _asend_robust_traced(
                         response = receiver(signal=self, sender=sender, **named)
                     except Exception as err:
                         try:
-                            self._log_robust_failure(receiver, err)
+                            self._log_robust_failure(receiver, err)  # type: ignore[attr-defined]
                         finally:
                             firing.leave(frame, err, True)
                         responses.append((receiver, err))
@@ -931,7 +939,7 @@ async def _asend_robust_traced(
                 response = await receiver(signal=self, sender=sender, **named)
             except Exception as err:
                 try:
-                    self._log_robust_failure(receiver, err)
+                    self._log_robust_failure(receiver, err)  # type: ignore[attr-defined]
                 finally:
                     firing.leave(frame, err, True)
                 return err
@@ -951,7 +959,7 @@ async def _asend_robust_traced(
             ),
         )
         responses.extend(zip(async_receivers, async_responses))
-        return responses  # type: ignore[no-any-return]
+        return responses
     except BaseException as exc:
         error = exc
         raise
@@ -1017,7 +1025,7 @@ def _hook_before(
     try:
         return True, hook.before(signal, sender, named, method)
     except Exception:
-        _tracer_failed(f"the {type(hook).__name__} hook")
+        report_tracer_failure(f"the {type(hook).__name__} hook")
         return False, None
 
 
@@ -1025,7 +1033,7 @@ def _hook_after(hook: FiringHook, state: Any, error: BaseException | None) -> No
     try:
         hook.after(state, error)
     except Exception:
-        _tracer_failed(f"the {type(hook).__name__} hook")
+        report_tracer_failure(f"the {type(hook).__name__} hook")
 
 
 def _hooked(

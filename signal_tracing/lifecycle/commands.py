@@ -99,7 +99,7 @@ def _open(name: str) -> CommandScope | None:
         scope = CommandScope("command", span_name, span, parent)
         enter(scope)
     except Exception:
-        _dispatch._tracer_failed("opening a management command span")
+        _dispatch.report_tracer_failure("opening a management command span")
         return None
     return scope
 

@@ -438,7 +438,7 @@ def _safely(function: Callable[..., None], *args: Any) -> None:
     try:
         function(*args)
     except Exception:
-        _dispatch._tracer_failed(f"lifecycle ({function.__name__})")
+        _dispatch.report_tracer_failure(f"lifecycle ({function.__name__})")
 
 
 # --------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def close(
                 )
             span.end(end_time=end_time)
         except Exception:
-            _dispatch._tracer_failed(f"closing the {scope.kind} span")
+            _dispatch.report_tracer_failure(f"closing the {scope.kind} span")
     leave(scope)
     return True
 

@@ -110,7 +110,7 @@ def test_scope(test_id: str) -> Iterator[TestScope | None]:
     try:
         scope = _open(test_id)
     except Exception:
-        _dispatch._tracer_failed("opening a test span")
+        _dispatch.report_tracer_failure("opening a test span")
         scope = None
     error: BaseException | None = None
     try:
