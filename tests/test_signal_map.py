@@ -392,3 +392,15 @@ def test_author_model_is_the_sender_label_on_both_django_layouts(mapapp: Path) -
     document = json.loads(run_map("--format", "json"))
     senders = [r["sender"] for r in signal_json(document, "mapapp.signals.thing_done")["receivers"]]
     assert senders.count(Author._meta.label) == 1
+
+
+def test_a_sender_found_nowhere_is_reported_as_unresolved_not_guessed(mapapp: Path) -> None:
+    thing_done = sys.modules["mapapp.signals"].thing_done
+    hidden_sender = object()  # no weak reference possible, and in no module's namespace
+    thing_done.connect(_on_hub_changed, sender=hidden_sender)
+    try:
+        output = run_map()
+    finally:
+        thing_done.disconnect(_on_hub_changed, sender=hidden_sender)
+
+    assert f"[sync, weak, sender=<unresolved sender {id(hidden_sender)}>]" in output
