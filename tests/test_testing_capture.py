@@ -387,3 +387,14 @@ def test_starting_twice_or_stopping_an_idle_capture_is_an_error() -> None:
     with capture, pytest.raises(RuntimeError, match="already active"):
         capture.start()
     assert not capture.active
+
+
+def test_a_firing_view_needs_the_sent_objects() -> None:
+    from signal_tracing.records import DispatchRecord, Policy
+    from signal_tracing.testing.firing import Firing, FiringIndex
+
+    record = DispatchRecord(
+        "pizza_done", "x.pizza_done", "kitchen", "send", Policy.SPAN, 0, False, None
+    )
+    with pytest.raises(ValueError, match="made without keep_objects=True"):
+        Firing(record, FiringIndex())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db.models.signals import m2m_changed, post_save, pre_save
 from kitchen.baking import bake
@@ -54,3 +56,24 @@ def test_a_full_sms_round_trip_sends_each_custom_signal_once(
     with signal_assert_num_sent(1, sms_code_verified, sms_code=code) as captured:
         verify_code("13900139000", code.sms_code, sms_type=2)
     captured.assert_sent(post_save, receiver=send_sms_code, update_fields=frozenset({"used"}))
+
+
+def test_the_tree_flags_reentrant_saves_and_async_receivers(
+    signal_capture: SignalCapture, settings: Any
+) -> None:
+    settings.SMS_BACKEND = "sms.backends.failing.SmsBackend"
+    signal_capture.clear()  # the setting_changed above
+
+    request_code("13900139000", sms_type=1)
+    bake("S", [])
+
+    tree = signal_capture.render().splitlines()
+    assert "  sms.receivers.send_sms_code: ok" in tree
+    assert any(
+        line.startswith("    post_save send sender=sms.SmsCode") and line.endswith("[reentrant]")
+        for line in tree
+    )
+    assert (
+        "  kitchen.receivers.notify_courier: handled kitchen.receivers.CourierUnavailable (async)"
+        in tree
+    )

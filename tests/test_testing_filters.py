@@ -162,3 +162,22 @@ def test_sent_describes_itself() -> None:
     assert Sent().describe() == "a signal"
     assert Sent("order_placed", sender="counter").describe() == "order_placed with sender='counter'"
     assert repr(Sent(unnamed[0])) == "Sent(django.dispatch.dispatcher.Signal:unnamed_signal)"
+
+
+def test_a_receiver_that_is_not_callable_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="Expected a receiver or its dotted path, not int"):
+        Sent(order_placed, receiver=42)  # type: ignore[arg-type]
+
+
+def test_any_sender_reads_as_such() -> None:
+    assert repr(ANY_SENDER) == "ANY_SENDER"
+    assert Sent(order_placed, sender=ANY_SENDER).describe() == "order_placed"
+
+
+def test_asking_a_firing_for_a_receiver_it_did_not_call(captured: SignalCapture) -> None:
+    [firing] = captured.filter(post_save, sender=Book)
+    with pytest.raises(LookupError) as error:
+        firing.call(on_order)
+    assert str(error.value) == (
+        "tests.test_testing_filters.on_order was not called for post_save (receivers: none)."
+    )

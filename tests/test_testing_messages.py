@@ -238,3 +238,45 @@ def test_count_arguments_are_checked(captured: SignalCapture) -> None:
         captured.assert_sent(pizza_done, times=1, at_most=2)
     with pytest.raises(ValueError, match=r"times must be an integer >= 0, not -1\."):
         captured.assert_sent(pizza_done, times=-1)
+
+
+def test_a_capture_never_started_has_nothing_and_says_so() -> None:
+    capture = capture_signals(hint=None)
+    assert capture.firings == []
+    assert capture.roots == []
+    assert capture.render() == ""
+    assert failure(capture.assert_sent, pizza_done) == (
+        "Expected pizza_done to be sent, but it was not.\nNo signals were sent."
+    )
+
+
+def test_without_a_hint_the_message_ends_with_the_list() -> None:
+    with capture_signals(hint=None) as capture:
+        pizza_done.send(sender="oven")
+    assert failure(capture.assert_not_sent, pizza_done).splitlines()[-1] == (
+        "All firings (1): pizza_done sender=oven"
+    )
+
+
+def test_a_long_summary_is_cut_after_forty_groups() -> None:
+    with capture_signals() as capture:
+        for number in range(45):
+            pizza_done.send(sender=f"oven {number}")
+    summary = capture.summary()
+    assert summary.startswith("pizza_done sender=oven 0, pizza_done sender=oven 1, ")
+    assert summary.endswith("pizza_done sender=oven 39, ... and 5 more")
+
+
+def test_values_are_shown_only_when_plain() -> None:
+    with capture_signals() as capture:
+        pizza_done.send(
+            sender="oven",
+            model=Author,
+            nested=[[[["deep"]]]],
+            table={"size": 30},
+            text="x" * 100,
+        )
+    assert capture.render() == (
+        "pizza_done send sender=oven model=testapp.Author, nested=<builtins.list>, "
+        "table={'size': 30}, text='" + "x" * 58 + "… (no receivers)"
+    )

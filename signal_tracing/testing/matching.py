@@ -7,7 +7,7 @@ Strings are resolved when the filter is built, so a typo (``"post_sav"``) is an 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from django.dispatch import Signal
@@ -166,7 +166,3 @@ class Sent:
 
 def as_filter(expected: Sent | SignalLike) -> Sent:
     return expected if isinstance(expected, Sent) else Sent(expected)
-
-
-def matching(firings: Iterable[Firing], wanted: Sent) -> list[Firing]:
-    return [firing for firing in firings if wanted.matches(firing)]
