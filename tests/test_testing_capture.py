@@ -398,3 +398,28 @@ def test_a_firing_view_needs_the_sent_objects() -> None:
     )
     with pytest.raises(ValueError, match="made without keep_objects=True"):
         Firing(record, FiringIndex())
+
+
+def test_firings_sent_by_concurrent_async_receivers_nest_under_their_firing() -> None:
+    # Django 6 runs a firing's async receivers in one shared context, so no single receiver
+    # call owns what they send; Django 5.2 gives each its own. Either way they nest here.
+    async def first(sender: Any, **kwargs: Any) -> None:
+        await pre_save.asend(sender=Tag, instance=None)
+
+    async def second(sender: Any, **kwargs: Any) -> None:
+        await post_save.asend(sender=Tag, instance=None)
+
+    pizza_done.connect(first)
+    pizza_done.connect(second)
+    try:
+        with capture_signals() as captured:
+            asyncio.run(pizza_done.asend(sender="kitchen"))
+    finally:
+        pizza_done.disconnect(first)
+        pizza_done.disconnect(second)
+
+    outer = captured.filter(pizza_done)[0]
+    assert sorted(child.signal_name for child in outer.children) == ["post_save", "pre_save"]
+    assert all(child.parent is outer for child in outer.children)
+    assert captured.roots == [outer]
+    assert captured.render().splitlines()[0] == "pizza_done asend sender=kitchen"

@@ -61,7 +61,7 @@ class SignalAssertionsMixinTests(SignalAssertionsMixin, TestCase):
                     review_posted.disconnect(notify_editor)
         self.assertEqual(
             str(failure.exception).splitlines()[0],
-            "Expected review_posted with received by tests.test_testing_mixin.notify_editor "
+            "Expected review_posted received by tests.test_testing_mixin.notify_editor "
             "not to be sent, but it was sent 1 time.",
         )
 

@@ -156,9 +156,10 @@ class Sent:
             label = repr(self.sender) if isinstance(self.sender, str) else sender_label(self.sender)
             conditions.append(f"sender={label}")
         conditions += [f"{key}={safe_repr(value)}" for key, value in self.kwargs.items()]
+        text = subject + (" with " + ", ".join(conditions) if conditions else "")
         if self.receiver_name is not None:
-            conditions.append(f"received by {self.receiver_name}")
-        return subject + (" with " + ", ".join(conditions) if conditions else "")
+            text += (", " if conditions else " ") + f"received by {self.receiver_name}"
+        return text
 
     def __repr__(self) -> str:
         return f"Sent({self.describe()})"
