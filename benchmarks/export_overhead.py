@@ -105,7 +105,7 @@ class Variant:
     def build(self) -> None:
         if self.environment is None:
             return
-        if self.environment == RECORD_ONLY:
+        if self.environment is RECORD_ONLY:
             # The same batch processor, with an exporter that sends nothing: what recording
             # spans costs, so the rows below show what sending them adds.
             self.provider = TracerProvider()
