@@ -369,7 +369,6 @@ def test_application_provider_is_used_and_left_unchanged(tmp_path: Path) -> None
         from django.core.signals import request_finished
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExportResult
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
