@@ -182,6 +182,7 @@ def report_tracer_failure(where: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Routing: what to do with one firing.
 
+_COUNT_POLICY: Final = Policy.COUNT
 _PLAIN: Final = 0
 _COUNT: Final = 1
 _TRACE: Final = 2
@@ -211,8 +212,7 @@ def _route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str, b
             # per-row path of every queryset, so it avoids even the sampling check.
             if not recordings and current_node.get() is None:
                 return _PLAIN, None, "", False
-            label, excluded = _sender_facts(info, sender)
-            return (_PLAIN if excluded else _COUNT), info, label, False
+            return _COUNT, info, "", False
         label, excluded = _sender_facts(info, sender)
         if excluded:
             return _PLAIN, None, "", False
@@ -225,15 +225,85 @@ def _route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str, b
         return _PLAIN, None, "", False
 
 
-def _add_count(node: Node | None, info: _SignalInfo, label: str, elapsed_ns: int) -> None:
+def _add_count(node: Node | None, signal: Signal, sender: Any, elapsed_ns: int) -> None:
+    """Count one firing of a count-policy signal on the enclosing span and recordings."""
     try:
-        target = node.count_target() if node is not None else None
+        # The innermost node with a span (Node.count_target, inlined: this runs per row).
+        target = node
+        while target is not None and target.span is None:
+            target = target.parent
         if target is not None:
-            target.add_count((info.name, label), elapsed_ns)
-        for recording in active_recordings.get():
-            recording.add_count(info.name, info.path, label, elapsed_ns)
+            counts = target.counts
+            if counts is None:
+                counts = target.counts = {}
+            key = (id(signal), id(sender))
+            entry = counts.get(key)
+            if entry is not None:  # the sender is alive, so its id still names it
+                entry[0] += 1
+                entry[1] += elapsed_ns
+            else:
+                info = _signal_info(signal)
+                label, excluded = _sender_facts(info, sender)
+                counts[key] = [1, elapsed_ns, info.name, None if excluded else label]
+        recordings = active_recordings.get()
+        if recordings:
+            info = _signal_info(signal)
+            label, excluded = _sender_facts(info, sender)
+            if not excluded:
+                for recording in recordings:
+                    recording.add_count(info.name, info.path, label, elapsed_ns)
     except Exception:
         report_tracer_failure("counting")
+
+
+def _send_plain(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """Django's ``send()`` after its fast path, unchanged: for firings nobody traces.
+
+    Calling the original method instead would repeat the fast path, whose
+    ``WeakKeyDictionary`` lookup is a large share of a per-row pre_init/post_init firing.
+    """
+    responses = []
+    sync_receivers, async_receivers = self._live_receivers(sender)
+    for receiver in sync_receivers:
+        response = receiver(signal=self, sender=sender, **named)
+        responses.append((receiver, response))
+    if async_receivers:
+
+        async def asend() -> Any:
+            async_responses = await _parallel(
+                *(receiver(signal=self, sender=sender, **named) for receiver in async_receivers)
+            )
+            return zip(async_receivers, async_responses)
+
+        responses.extend(async_to_sync(asend)())
+    return responses
+
+
+def _send_counted(signal: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
+    node = current_node.get()
+    recordings = active_recordings.get()
+    if node is None and not recordings:
+        return _send_plain(signal, sender, named)
+    started = _now()
+    try:
+        return _send_plain(signal, sender, named)
+    finally:
+        elapsed_ns = _now() - started
+        # The common case, inlined (this runs once per row loaded): the innermost node with a
+        # span already counts this signal and sender, and no recording wants it.
+        target = node
+        while target is not None and target.span is None:
+            target = target.parent
+        counts = target.counts if target is not None else None
+        entry = counts.get((id(signal), id(sender))) if counts and not recordings else None
+        if entry is not None:
+            entry[0] += 1
+            entry[1] += elapsed_ns
+        else:
+            _add_count(node, signal, sender, elapsed_ns)
+
+
+_now: Final = time.perf_counter_ns
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,21 +671,25 @@ def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
     hook = _hooks.get(id(self))
     if hook is not None:
         return _hooked(hook, _send_traced, self, sender, named, "send")
+    # pre_init/post_init fire once per row loaded: their (count-policy) path is kept short.
+    info = _infos.get(id(self))
+    if (
+        info is not None
+        and info.policy is _COUNT_POLICY
+        and not _state.captures
+        and info.ref() is self
+    ):
+        return _send_counted(self, sender, named)
     return _send_traced(self, sender, named)
 
 
 def _send_traced(self: Signal, sender: Any, named: dict[str, Any]) -> list[tuple[Any, Any]]:
     mode, info, label, spans_wanted = _route(self, sender)
     if mode == _PLAIN:
-        return _state.originals["send"](self, sender, **named)  # type: ignore[no-any-return]
+        return _send_plain(self, sender, named)
     assert info is not None
     if mode == _COUNT:
-        node = current_node.get()
-        started = time.perf_counter_ns()
-        try:
-            return _state.originals["send"](self, sender, **named)  # type: ignore[no-any-return]
-        finally:
-            _add_count(node, info, label, time.perf_counter_ns() - started)
+        return _send_counted(self, sender, named)
     sync_receivers, async_receivers = self._live_receivers(sender)
     if not sync_receivers and not async_receivers:
         if _state.captures:
@@ -690,7 +764,7 @@ def _send_robust_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
         try:
             return _state.originals["send_robust"](self, sender, **named)  # type: ignore[no-any-return]
         finally:
-            _add_count(node, info, label, time.perf_counter_ns() - started)
+            _add_count(node, self, sender, time.perf_counter_ns() - started)
     sync_receivers, async_receivers = self._live_receivers(sender)
     if not sync_receivers and not async_receivers:
         if _state.captures:
@@ -795,7 +869,7 @@ async def _asend_traced(self: Signal, sender: Any, named: dict[str, Any]) -> lis
         try:
             return await _state.originals["asend"](self, sender, **named)  # type: ignore[no-any-return]
         finally:
-            _add_count(node, info, label, time.perf_counter_ns() - started)
+            _add_count(node, self, sender, time.perf_counter_ns() - started)
     sync_receivers, async_receivers = self._live_receivers(sender)
     if not sync_receivers and not async_receivers:
         if _state.captures:
@@ -883,7 +957,7 @@ async def _asend_robust_traced(
         try:
             return await _state.originals["asend_robust"](self, sender, **named)  # type: ignore[no-any-return]
         finally:
-            _add_count(node, info, label, time.perf_counter_ns() - started)
+            _add_count(node, self, sender, time.perf_counter_ns() - started)
     sync_receivers, async_receivers = self._live_receivers(sender)
     if not sync_receivers and not async_receivers:
         if _state.captures:

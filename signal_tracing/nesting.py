@@ -9,7 +9,7 @@ or else the outermost firing) carries the per-trace span budget.
 from __future__ import annotations
 
 import contextvars
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -26,26 +26,10 @@ class Node:
         self.parent = parent
         self.span = span
         self.root: Node = parent.root if parent is not None else self
-        #: (signal name, sender label) -> [firings, total ns] for count-policy signals.
-        self.counts: dict[tuple[str, str], list[int]] | None = None
-
-    def count_target(self) -> Node | None:
-        """Return the innermost node whose span takes aggregated counts."""
-        node: Node | None = self
-        while node is not None and node.span is None:
-            node = node.parent
-        return node
-
-    def add_count(self, key: tuple[str, str], elapsed_ns: int) -> None:
-        counts = self.counts
-        if counts is None:
-            counts = self.counts = {}
-        entry = counts.get(key)
-        if entry is None:
-            counts[key] = [1, elapsed_ns]
-        else:
-            entry[0] += 1
-            entry[1] += elapsed_ns
+        #: Count-policy firings under this node: (id(signal), id(sender)) ->
+        #: [firings, total ns, signal name, sender label or None if the sender is excluded].
+        #: Keyed by ids so that the per-row path does no naming; names are taken once.
+        self.counts: dict[tuple[int, int], list[Any]] | None = None
 
     # The span budget lives on the root node only (see Budget); plain nodes delegate.
     def take_span_slot(self, limit: int) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -109,13 +109,22 @@ def _stack_without_message(error: BaseException) -> list[str]:
     return lines
 
 
-def format_counts(counts: Mapping[tuple[str, str], list[int]]) -> list[str]:
-    """Return ``"post_init sms.SmsCode x2000 (1.25 ms)"`` lines, most frequent first."""
-    ordered = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))
-    return [
+def format_counts(counts: Mapping[Any, list[Any]]) -> tuple[list[str], int]:
+    """Return ``"post_init sms.SmsCode x2000 (1.25 ms)"`` lines, most frequent first, and
+    the total number of firings (excluded senders left out of both)."""
+    merged: dict[tuple[str, str], list[int]] = {}
+    for count, total_ns, signal_name, sender in counts.values():
+        if sender is None:
+            continue
+        entry = merged.setdefault((signal_name, sender), [0, 0])
+        entry[0] += count
+        entry[1] += total_ns
+    ordered = sorted(merged.items(), key=lambda item: (-item[1][0], item[0]))
+    lines = [
         f"{signal_name} {sender} x{count} ({total_ns / 1e6:.2f} ms)"
         for (signal_name, sender), (count, total_ns) in ordered
     ]
+    return lines, sum(count for count, _ns in merged.values())
 
 
 def flush_node(node: Node) -> None:
@@ -124,10 +133,10 @@ def flush_node(node: Node) -> None:
     if span is None:
         return
     if node.counts:
-        span.set_attribute(attrs.SIGNAL_COUNTS, format_counts(node.counts))
-        span.set_attribute(
-            attrs.SIGNAL_COUNTS_TOTAL, sum(count for count, _ns in node.counts.values())
-        )
+        lines, total = format_counts(node.counts)
+        if lines:
+            span.set_attribute(attrs.SIGNAL_COUNTS, lines)
+            span.set_attribute(attrs.SIGNAL_COUNTS_TOTAL, total)
     dropped = getattr(node, "spans_dropped", 0)
     if dropped:
         span.set_attribute(attrs.SPANS_DROPPED, dropped)
