@@ -94,7 +94,9 @@ def test_pytest_settings_fixture_toggles_tracing(settings: Any) -> None:
 
 def test_changed_policies_apply_without_restarting(settings: Any) -> None:
     settings.SIGNAL_TRACING = {"POLICIES": {"tests.testapp.signals.order_placed": "off"}}
-    assert _dispatch.current_config().policy_for("tests.testapp.signals.order_placed").value == "off"
+    assert (
+        _dispatch.current_config().policy_for("tests.testapp.signals.order_placed").value == "off"
+    )
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:

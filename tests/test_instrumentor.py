@@ -23,7 +23,9 @@ def _restore() -> Iterator[None]:
 
 
 def test_entry_point_is_registered_for_opentelemetry_instrument() -> None:
-    [entry] = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "django_signals"]
+    [entry] = [
+        e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "django_signals"
+    ]
     assert entry.load() is DjangoSignalsInstrumentor
 
 

@@ -1,7 +1,7 @@
 from django.http import HttpResponse
 from django.urls import path
-
 from example_site.urls import site_urlpatterns
+
 from tests.testapp.models import Author
 
 

@@ -11,11 +11,17 @@ class Author(models.Model):
 class Tag(models.Model):
     label = models.CharField(max_length=50)
 
+    def __str__(self) -> str:
+        return self.label
+
 
 class Book(models.Model):
     title = models.CharField(max_length=200)
     author = models.ForeignKey(Author, on_delete=models.CASCADE, null=True)
     tags = models.ManyToManyField(Tag, blank=True)
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class ExplodingRepr(models.Model):
