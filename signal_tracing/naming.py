@@ -7,6 +7,7 @@ evaluates lazy objects: names come from types, code objects and module dictionar
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import threading
 import weakref
@@ -53,12 +54,35 @@ class SignalName(NamedTuple):
     path: str
 
 
-def _module_rank(module_name: str) -> tuple[int, int, str]:
-    # Prefer the module a signal is defined in: "<app>.signals" modules first, then the
-    # shortest path. Re-exports (``from .signals import x``) usually live in longer paths
-    # or in package __init__ modules, which rank after "signals" modules.
+def _defines(module: ModuleType, attribute: str) -> bool:
+    """Whether the module's source assigns ``attribute = ...Signal(...)`` itself.
+
+    Tells the defining module from those that import the signal (``django.utils.autoreload``
+    defines ``autoreload_started``; ``django.template.autoreload`` only imports it).
+    """
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return False
+    try:
+        with open(path, encoding="utf-8") as source:
+            text = source.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    pattern = rf"^{re.escape(attribute)}\s*(?::[^=\n]*)?=\s*[\w.]*Signal\("
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def _module_rank(module: ModuleType, module_name: str, attribute: str) -> tuple[int, int, int, str]:
+    # Prefer the module a signal is defined in; failing that, "<app>.signals" modules, then
+    # the shortest path. Re-exports (``from .signals import x``) usually live in longer paths
+    # or in package __init__ modules.
     last = module_name.rsplit(".", 1)[-1]
-    return (0 if last == "signals" else 1, module_name.count("."), module_name)
+    return (
+        0 if _defines(module, attribute) else 1,
+        0 if last == "signals" else 1,
+        module_name.count("."),
+        module_name,
+    )
 
 
 class SignalRegistry:
@@ -71,11 +95,14 @@ class SignalRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._scanned: set[str] = set()
-        # id(signal) -> (weakref to the signal, its name); the weakref guards against id reuse.
-        self._names: dict[int, tuple[weakref.ref[Signal], SignalName, tuple[int, int, str]]] = {}
+        # module name -> id of the module object scanned under it (a re-imported module is a
+        # new object, and is scanned again).
+        self._scanned: dict[str, int] = {}
+        # id(signal) -> (weakref to the signal, its name, rank); the weakref guards against id
+        # reuse, the rank decides between modules that hold the same signal.
+        self._names: dict[int, tuple[weakref.ref[Signal], SignalName, tuple[Any, ...]]] = {}
 
-    def _remember(self, signal: Signal, name: SignalName, rank: tuple[int, int, str]) -> None:
+    def _remember(self, signal: Signal, name: SignalName, rank: tuple[Any, ...]) -> None:
         known = self._names.get(id(signal))
         if known is not None and known[0]() is signal and known[2] <= rank:
             return
@@ -90,21 +117,24 @@ class SignalRegistry:
                 continue
             signal = vars(module).get(attribute)
             if isinstance(signal, Signal):
-                self._remember(signal, SignalName(attribute, path), (-1, index, path))
+                self._remember(signal, SignalName(attribute, path), (-1, index))
 
     def _scan_new_modules(self) -> None:
         for module_name, module in list(sys.modules.items()):
-            if module_name in self._scanned or not isinstance(module, ModuleType):
+            if self._scanned.get(module_name) == id(module) or not isinstance(module, ModuleType):
                 continue
-            self._scanned.add(module_name)
+            self._scanned[module_name] = id(module)
             try:
                 namespace = vars(module)
             except TypeError:
                 continue
-            rank = _module_rank(module_name)
             for attribute, value in list(namespace.items()):
                 if issubclass(type(value), Signal) and not attribute.startswith("__"):
-                    self._remember(value, SignalName(attribute, f"{module_name}.{attribute}"), rank)
+                    self._remember(
+                        value,
+                        SignalName(attribute, f"{module_name}.{attribute}"),
+                        _module_rank(module, module_name, attribute),
+                    )
 
     def name_of(self, signal: Signal) -> SignalName:
         """Return the signal's short name and dotted path (a stable fallback if unknown)."""
@@ -143,6 +173,9 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)] + TRUNCATED_MARK
 
 
+_FUNCTION_TYPES: Final = (FunctionType, BuiltinFunctionType, MethodType)
+
+
 def _type_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -161,14 +194,16 @@ def sender_label(sender: Any) -> str:
         return truncate(sender, _MAX_LITERAL_SENDER)
     if sender_type is int or sender_type is bool or sender_type is float:
         return str(sender)
-    if isinstance(sender, type):
+    # Checks go through type(sender), never isinstance(): isinstance() reads __class__,
+    # which evaluates lazy objects (SimpleLazyObject, django.conf.settings).
+    if issubclass(sender_type, type):
         # Every model class has its own Options in its __dict__; reading it there avoids
         # metaclass __getattr__ hooks on other classes.
         label = getattr(sender.__dict__.get("_meta"), "label", None)
         return label if isinstance(label, str) else _type_path(sender)
-    if isinstance(sender, ModuleType):
-        return sender.__name__
-    if isinstance(sender, (FunctionType, BuiltinFunctionType, MethodType)):
+    if issubclass(sender_type, ModuleType):
+        return str(sender.__name__)
+    if sender_type in _FUNCTION_TYPES:
         return receiver_identity(sender).name
     label = getattr(sender_type.__dict__.get("_meta"), "label", None)
     if isinstance(label, str):
@@ -200,19 +235,20 @@ def _function_name(function: Any) -> str:
 
 
 def _identify(receiver: Any) -> ReceiverIdentity:
-    # Mocks answer every attribute, so they are recognised by type before anything else.
+    # Dispatch on type(receiver) only: mocks answer every attribute, and other objects may
+    # raise from __getattribute__ or evaluate themselves when asked for __class__.
     receiver_type = type(receiver)
     if any(cls.__module__ == "unittest.mock" for cls in receiver_type.__mro__):
         return ReceiverIdentity(_type_path(receiver_type), None, None)
-    if isinstance(receiver, functools.partial):
+    if issubclass(receiver_type, functools.partial):
         inner = _identify(receiver.func)
         return ReceiverIdentity(f"functools.partial({inner.name})", *inner[1:])
-    function = getattr(receiver, "__func__", None)
-    if function is not None:  # bound method
+    if receiver_type is MethodType:
+        function = receiver.__func__
         return ReceiverIdentity(_function_name(function), *_code_location(function))
-    if hasattr(receiver, "__code__") or receiver_type.__name__ == "builtin_function_or_method":
+    if receiver_type is FunctionType or receiver_type is BuiltinFunctionType:
         return ReceiverIdentity(_function_name(receiver), *_code_location(receiver))
-    if isinstance(receiver, type):
+    if issubclass(receiver_type, type):
         return ReceiverIdentity(_type_path(receiver), None, None)
     call = getattr(receiver_type, "__call__", None)  # noqa: B004  (the code object, not callability)
     file_path, line_number = _code_location(call)
@@ -227,10 +263,10 @@ _IDENTITY_CACHE_LIMIT: Final = 10_000
 
 
 def _cache_key_object(receiver: Any) -> Any:
-    function = getattr(receiver, "__func__", None) if hasattr(receiver, "__self__") else None
-    if function is not None and not isinstance(receiver, functools.partial):
-        return function
-    if hasattr(receiver, "__code__") and not isinstance(receiver, functools.partial):
+    receiver_type = type(receiver)
+    if receiver_type is MethodType:  # a new bound method object each time: key its function
+        return receiver.__func__
+    if receiver_type is FunctionType:
         return receiver
     return None
 
