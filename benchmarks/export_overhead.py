@@ -114,7 +114,7 @@ class Variant:
         saved = {name: os.environ.get(name) for name in self.environment}
         os.environ.update(self.environment)
         try:
-            self.provider, _destination = build_provider(Config(exporter="otlp"))
+            self.provider = build_provider(Config(exporter="otlp")).provider
         finally:
             for name, value in saved.items():
                 if value is None:

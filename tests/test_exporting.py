@@ -59,7 +59,7 @@ def provider_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[TracerProvide
 
 
 def build(providers: list[TracerProvider], config: Config = OTLP) -> TracerProvider:
-    provider, _destination = build_provider(config)
+    provider = build_provider(config).provider
     providers.append(provider)
     return provider
 
@@ -196,7 +196,7 @@ def test_protocol_specific_variable_wins(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_default_protocol_is_http_protobuf_to_port_4318(provider_for: list[TracerProvider]) -> None:
-    provider, destination = build_provider(OTLP)
+    provider, _guard, destination = build_provider(OTLP)
     provider_for.append(provider)
 
     assert otlp_protocol(os.environ) == ("http/protobuf", None)
@@ -459,12 +459,8 @@ def test_otlp_without_the_extra_is_check_error_e006_not_a_crash(tmp_path: Path) 
 # SIGTERM: flushed only where nobody handles it (the flush itself: test_exporting_collector).
 
 
-class _Provider:
-    def __init__(self) -> None:
-        self.shutdowns = 0
-
-    def shutdown(self) -> None:
-        self.shutdowns += 1
+def never_called() -> None:
+    raise AssertionError("the flush ran")
 
 
 def test_existing_sigterm_handler_is_left_alone() -> None:
@@ -473,7 +469,7 @@ def test_existing_sigterm_handler_is_left_alone() -> None:
 
     previous = signal.signal(signal.SIGTERM, servers_handler)
     try:
-        assert not flush_on_sigterm(_Provider())
+        assert not flush_on_sigterm(never_called)
         assert signal.getsignal(signal.SIGTERM) is servers_handler
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -481,7 +477,7 @@ def test_existing_sigterm_handler_is_left_alone() -> None:
 
 def test_no_handler_is_installed_from_another_thread() -> None:
     installed: list[bool] = []
-    thread = threading.Thread(target=lambda: installed.append(flush_on_sigterm(_Provider())))
+    thread = threading.Thread(target=lambda: installed.append(flush_on_sigterm(never_called)))
     thread.start()
     thread.join()
 
@@ -506,3 +502,59 @@ def test_an_exporter_that_raises_is_one_warning_and_a_failed_batch(
     assert results == [SpanExportResult.FAILURE, SpanExportResult.FAILURE]
     assert [record.levelname for record in caplog.records] == ["WARNING", "DEBUG"]
     assert "ValueError: I/O operation on closed file" in caplog.records[0].getMessage()
+
+
+# --------------------------------------------------------------------------------------------
+# Exit against a failing collector: one exporter timeout, not one per batch left.
+
+
+def test_exit_waits_for_one_failed_export_not_one_per_batch(
+    monkeypatch: pytest.MonkeyPatch, provider_for: list[TracerProvider]
+) -> None:
+    behaviour = Behaviour(delay=3.0)
+    with http_receiver(behaviour) as endpoint:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+        provider, guard, _destination = build_provider(OTLP)
+        provider_for.append(provider)
+        tracer = provider.get_tracer("tests")
+        for _ in range(2000):  # four batches of 512, one of them already being exported
+            tracer.start_span("post_save send").end()
+
+        started = time.monotonic()
+        guard.begin_exit()
+        provider.shutdown()
+        took = time.monotonic() - started
+
+    assert took < 1 + 1.0
+    assert guard.lost_spans == 2000
+
+
+def test_process_exit_is_bounded_by_one_exporter_timeout(tmp_path: Path) -> None:
+    behaviour = Behaviour(delay=5.0)
+    with http_receiver(behaviour) as endpoint:
+        env = site_environment(
+            tmp_path,
+            DJANGO_SETTINGS_MODULE="example_site.settings",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_EXPORTER_OTLP_TIMEOUT="1",
+            OTEL_BSP_SCHEDULE_DELAY="600000",
+        )
+        result = run_python(
+            """
+            import time
+            import django
+            from django.core.signals import request_finished
+
+            django.setup()
+            for _ in range(600):  # some 2,400 spans: five batches
+                request_finished.send(sender=None)
+            print(time.monotonic())
+            """,
+            env,
+        )
+        exited = time.monotonic()
+
+    assert result.returncode == 0, result.stderr
+    assert exited - float(result.stdout) < 1 + 1.5
+    assert result.stderr.count("Cannot export spans to") == 1

@@ -226,6 +226,8 @@ def test_shutdown_with_the_collector_down_waits_at_most_the_exporter_timeout(
         **rotel.environment("grpc"),
         OTEL_BSP_SCHEDULE_DELAY="600000",
         OTEL_EXPORTER_OTLP_TIMEOUT="2",
+        # Several batches are left at exit: only the first may wait for the timeout.
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4",
     )
     migrate(env)
     rotel.stop()
@@ -308,7 +310,7 @@ def test_spans_held_while_the_collector_fails_are_bounded_by_the_queue(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             rotel.http_endpoint if outage == "down" else slow_endpoint,
         )
-        provider, _destination = build_provider(Config(exporter="otlp"))
+        provider = build_provider(Config(exporter="otlp")).provider
         built.append(provider)
         tracer = provider.get_tracer("tests")
         before = _live_spans()

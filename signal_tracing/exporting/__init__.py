@@ -12,6 +12,7 @@ Importing this package imports no SDK: the SDK is only loaded when an exporter i
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import enum
 import logging
@@ -107,7 +108,7 @@ def _set_up(config: Config) -> ExportSetup:
         from signal_tracing.exporting.provider import build_provider
         from signal_tracing.exporting.shutdown import flush_on_sigterm
 
-        provider, destination = build_provider(config)
+        provider, guard, destination = build_provider(config)
     except Exception as error:  # a bad OTEL_* value the SDK refuses, a broken install...
         logger.warning("Not exporting spans: the exporter could not be set up.", exc_info=True)
         return ExportSetup(Outcome.UNAVAILABLE, f"{type(error).__name__}: {error}")
@@ -117,6 +118,8 @@ def _set_up(config: Config) -> ExportSetup:
         return ExportSetup(
             Outcome.APPLICATION_PROVIDER, tracer_provider=trace.get_tracer_provider()
         )
-    flush_on_sigterm(provider)
+    # Registered after the provider's own atexit shutdown, so it runs first (last in, first out).
+    atexit.register(guard.begin_exit)
+    flush_on_sigterm(guard.begin_exit, provider.shutdown)
     logger.info("Exporting spans to %s.", destination)
     return ExportSetup(Outcome.CONFIGURED, destination, provider)

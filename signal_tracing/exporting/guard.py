@@ -71,6 +71,8 @@ class GuardedExporter(SpanExporter):
         self.failing = False
         self.failed_batches = 0
         self.lost_spans = 0
+        self.exiting = False
+        self.failed_at_exit = False
         self._held_back = _HeldBack()
         self._queue_full = _QueueFullWhileFailing(self)
         for name in EXPORTER_LOGGERS:
@@ -78,7 +80,21 @@ class GuardedExporter(SpanExporter):
         for name in PROCESSOR_LOGGERS:
             logging.getLogger(name).addFilter(self._queue_full)
 
+    def begin_exit(self) -> None:
+        """The process is exiting: once an export fails, drop what is left at once.
+
+        The batch processor exports every remaining batch at shutdown, each allowed the full
+        exporter timeout: against a dead collector and a full queue that delays the exit by a
+        minute. One failed export at exit is enough to know.
+        """
+        self.exiting = True
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.failed_at_exit:
+            self.failed_batches += 1
+            self.lost_spans += len(spans)
+            logger.debug("Exiting: %d span(s) for %s dropped.", len(spans), self.destination)
+            return SpanExportResult.FAILURE
         held: list[str] = []
         self._held_back.local.held = held
         try:
@@ -106,8 +122,11 @@ class GuardedExporter(SpanExporter):
         self.failing = False
         self.failed_batches = 0
         self.lost_spans = 0
+        self.exiting = False
+        self.failed_at_exit = False
 
     def _failed(self, span_count: int, held: list[str]) -> None:
+        self.failed_at_exit = self.exiting
         self.failed_batches += 1
         self.lost_spans += span_count
         # The first record usually names the cause (status, connection error), the last one

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
@@ -79,15 +79,22 @@ def span_exporter(exporter: str) -> tuple[SpanExporter, str]:
     return HttpSpanExporter(), otlp_destination()
 
 
-def build_provider(config: Config) -> tuple[TracerProvider, str]:
+class Built(NamedTuple):
+    provider: TracerProvider
+    guard: GuardedExporter
+    destination: str
+
+
+def build_provider(config: Config) -> Built:
     """Return a new provider exporting in batches to ``config.exporter`` (not made global),
-    and a description of where it sends.
+    the guard around its exporter, and a description of where it sends.
 
     The provider flushes and shuts down at interpreter exit (the SDK registers that itself).
     """
     if config.exporter is None:
         raise ValueError("build_provider() needs an exporter name")
     exporter, destination = span_exporter(config.exporter)
+    guard = GuardedExporter(exporter, destination)
     provider = TracerProvider(resource=resource(config))
-    provider.add_span_processor(BatchSpanProcessor(GuardedExporter(exporter, destination)))
-    return provider, destination
+    provider.add_span_processor(BatchSpanProcessor(guard))
+    return Built(provider, guard, destination)

@@ -12,16 +12,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Protocol
 
 
-class _ShutsDown(Protocol):
-    def shutdown(self) -> None: ...
-
-
-def flush_on_sigterm(provider: _ShutsDown) -> bool:
-    """Flush ``provider`` on an unhandled SIGTERM; return whether the handler was installed.
+def flush_on_sigterm(*flush: Callable[[], None]) -> bool:
+    """Call ``flush`` (in order) on an unhandled SIGTERM; return whether a handler was installed.
 
     Nothing changes when SIGTERM already has a handler (gunicorn, uvicorn, celery install
     theirs, and their graceful exit runs ``atexit``), off the main thread, or off POSIX.
@@ -33,7 +29,8 @@ def flush_on_sigterm(provider: _ShutsDown) -> bool:
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
         try:
-            provider.shutdown()
+            for step in flush:
+                step()
         finally:
             # Die of the signal itself, so the exit status is what it would have been.
             signal.signal(signum, signal.SIG_DFL)
