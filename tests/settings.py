@@ -29,6 +29,11 @@ if os.environ.get("DATABASE_URL"):
     from example_site.database import parse_database_url
 
     DATABASES = {"default": parse_database_url(os.environ["DATABASE_URL"], EXAMPLE_SITE_DIR)}
+    # Some tests run pytest or Django's test runner in a subprocess against this server: each
+    # process gets its own test database, or they would drop each other's.
+    DATABASES["default"]["TEST"] = {
+        "NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "tests.urls"
 STATIC_URL = "/static/"

@@ -62,12 +62,17 @@ def test_migrate_signals_record_the_app_label_and_plan_size_never_the_objects() 
 @pytest.mark.django_db
 def test_connection_created_records_vendor_and_alias_never_settings() -> None:
     # connection_created sends the wrapper itself (not django.db.connection, a proxy).
-    result = attributes(connection=connections["default"])
+    wrapper = connections["default"]
+    result = attributes(connection=wrapper)
     assert result == {
-        "db.system": "sqlite",
-        "db.system.name": "sqlite",
+        "db.system": wrapper.vendor,
+        "db.system.name": wrapper.vendor,
         "django.db.alias": "default",
     }
+    exported = repr(result)
+    for key in ("PASSWORD", "HOST", "PORT"):
+        value = str(wrapper.settings_dict.get(key) or "")
+        assert not value or value not in exported
 
 
 def test_template_rendered_records_the_name_never_the_context() -> None:
