@@ -84,8 +84,8 @@ class GuardedExporter(SpanExporter):
         """The process is exiting: once an export fails, drop what is left at once.
 
         The batch processor exports every remaining batch at shutdown, each allowed the full
-        exporter timeout: against a dead collector and a full queue that delays the exit by a
-        minute. One failed export at exit is enough to know.
+        exporter timeout: against a dead collector and a full queue that delays the exit by up
+        to half a minute. One failed export at exit is enough to know.
         """
         self.exiting = True
 
@@ -122,8 +122,6 @@ class GuardedExporter(SpanExporter):
         self.failing = False
         self.failed_batches = 0
         self.lost_spans = 0
-        self.exiting = False
-        self.failed_at_exit = False
 
     def _failed(self, span_count: int, held: list[str]) -> None:
         self.failed_at_exit = self.exiting
