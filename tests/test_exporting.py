@@ -558,3 +558,24 @@ def test_process_exit_is_bounded_by_one_exporter_timeout(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert exited - float(result.stdout) < 1 + 1.5
     assert result.stderr.count("Cannot export spans to") == 1
+
+
+def test_at_exit_batches_are_sent_until_one_fails(
+    monkeypatch: pytest.MonkeyPatch, provider_for: list[TracerProvider]
+) -> None:
+    behaviour = Behaviour()
+    with http_receiver(behaviour) as endpoint:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5")
+        provider, guard, _destination = build_provider(OTLP)
+        provider_for.append(provider)
+        span = provider.get_tracer("tests").start_span("post_save send")
+        span.end()
+
+        guard.begin_exit()
+        results = [guard.export([span])]
+        behaviour.refuse_with = 401
+        results += [guard.export([span]), guard.export([span])]
+
+    assert results == [SpanExportResult.SUCCESS, *[SpanExportResult.FAILURE] * 2]
+    assert len(behaviour.requests) == 2  # the batch after the failure was never sent
