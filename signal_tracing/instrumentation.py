@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from signal_tracing import _dispatch
+from signal_tracing import _dispatch, firings
 from signal_tracing.conf import Config, config_from_settings, options_to_setting
 from signal_tracing.spans import SpanEmitter
 
@@ -80,7 +80,7 @@ def instrumented_with(tracer_provider: TracerProvider, **options: Any) -> Iterat
 
 def is_instrumented() -> bool:
     """Return whether signal firings are being traced."""
-    return _dispatch.is_tracing()
+    return firings.is_tracing()
 
 
 def effective_config() -> Config:
@@ -95,7 +95,7 @@ def apply_settings() -> None:
         if not config.enabled:
             _stop()
             return
-        emitter = _dispatch.current_emitter()
+        emitter = firings.current_emitter()
         if emitter is None or emitter.tracer_provider is not _requested.tracer_provider:
             emitter = SpanEmitter(_requested.tracer_provider)
         _dispatch.start_tracing(emitter, config)
@@ -107,7 +107,7 @@ def apply_settings() -> None:
 def reconfigure_if_instrumented() -> None:
     """Pick up a changed setting; called when ``SIGNAL_TRACING`` changes at run time."""
     with _requested.lock:
-        _dispatch.configure(effective_config())
+        _dispatch.reconfigure(effective_config())
 
 
 def _stop() -> None:

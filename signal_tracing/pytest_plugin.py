@@ -182,10 +182,10 @@ def signal_spans() -> Iterator[SignalSpans]:
 
 
 def _test_scope(node_id: str) -> AbstractContextManager[Any] | None:
-    # Nothing to do unless something already loaded the dispatcher and tracing is on: a
-    # project that never used signal_tracing pays one dictionary lookup per test.
-    dispatch = sys.modules.get("signal_tracing._dispatch")
-    if dispatch is None or not dispatch.is_tracing():
+    # Nothing to do unless something already loaded the tracer and tracing is on: a project
+    # that never used signal_tracing pays one dictionary lookup per test.
+    firings = sys.modules.get("signal_tracing.firings")
+    if firings is None or not firings.is_tracing():
         return None
     from signal_tracing.lifecycle import test_scope
 

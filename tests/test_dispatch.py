@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import signal_tracing
-from signal_tracing import _dispatch
+from signal_tracing import _dispatch, firings
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.recording import recording
 from signal_tracing.records import Outcome
@@ -445,7 +445,7 @@ def test_exception_messages_are_recorded_only_when_opted_in(
     exporter: InMemorySpanExporter, settings: Any
 ) -> None:
     settings.SIGNAL_TRACING = {"RECORD_EXCEPTION_MESSAGES": True}
-    signal_tracing.instrument(tracer_provider=_dispatch.current_emitter().tracer_provider)
+    signal_tracing.instrument(tracer_provider=firings.current_emitter().tracer_provider)
     signal = Signal()
     signal.connect(fails)
     exporter.clear()
@@ -579,7 +579,7 @@ def test_off_policy_and_excluded_senders_and_receivers_record_nothing(
         "EXCLUDE_SENDERS": ["secret.*"],
         "EXCLUDE_RECEIVERS": ["tests.test_dispatch.fails"],
     }
-    signal_tracing.instrument(tracer_provider=_dispatch.current_emitter().tracer_provider)
+    signal_tracing.instrument(tracer_provider=firings.current_emitter().tracer_provider)
     exporter.clear()
     other = Signal()
     order_placed.connect(ok)
@@ -612,8 +612,8 @@ def test_a_broken_tracer_never_breaks_the_send(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("tracer bug")
 
-    monkeypatch.setattr(_dispatch, "kwargs_attributes", explode)
-    monkeypatch.setattr(_dispatch._state, "failures_logged", set())
+    monkeypatch.setattr(firings, "kwargs_attributes", explode)
+    monkeypatch.setattr(firings.state, "failures_logged", set())
     signal = Signal()
     signal.connect(ok)
     with caplog.at_level(logging.DEBUG, logger="signal_tracing"):

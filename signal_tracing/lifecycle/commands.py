@@ -15,8 +15,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, Final
 
-from signal_tracing import _dispatch
 from signal_tracing import attributes as attrs
+from signal_tracing import firings
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
     LifecycleScope,
@@ -99,7 +99,7 @@ def _open(name: str) -> CommandScope | None:
         scope = CommandScope("command", span_name, span, parent)
         enter(scope)
     except Exception:
-        _dispatch.report_tracer_failure("opening a management command span")
+        firings.report_tracer_failure("opening a management command span")
         return None
     return scope
 

@@ -35,7 +35,7 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from signal_tracing import _dispatch, spans
+from signal_tracing import _dispatch, firings, spans
 from signal_tracing import attributes as attrs
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
@@ -235,7 +235,7 @@ class RequestStarted:
         self, signal: Signal, sender: Any, named: dict[str, Any], method: str
     ) -> RequestScope | None:
         _sweep_abandoned()
-        config = _dispatch.current_config()
+        config = firings.current_config()
         parent = parent_for_new_scope()
         method_name, attributes = _request_facts(named, config.max_attribute_length)
         span = None
@@ -296,7 +296,7 @@ class GotRequestException:
         spans.record_error(
             scope.span,
             error,
-            record_message=_dispatch.current_config().record_exception_messages,
+            record_message=firings.current_config().record_exception_messages,
         )
         scope.error_recorded = True
 
@@ -325,7 +325,7 @@ def _note_route(scope: RequestScope, request: Any) -> None:
     route = getattr(getattr(request, "resolver_match", None), "route", None)
     if span is None or not isinstance(route, str) or not route:
         return
-    route = truncate(route, _dispatch.current_config().max_attribute_length)
+    route = truncate(route, firings.current_config().max_attribute_length)
     scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
     span.update_name(scope.name)
     span.set_attribute(attrs.HTTP_ROUTE, route)
@@ -438,7 +438,7 @@ def _safely(function: Callable[..., None], *args: Any) -> None:
     try:
         function(*args)
     except Exception:
-        _dispatch.report_tracer_failure(f"lifecycle ({function.__name__})")
+        firings.report_tracer_failure(f"lifecycle ({function.__name__})")
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from signal_tracing import _dispatch, spans
+from signal_tracing import firings, spans
 from signal_tracing.nesting import Node, Scope, current_node
 
 
@@ -80,7 +80,7 @@ def start_span(
     start_time: int | None = None,
 ) -> Span | None:
     """Start a scope's span on the emitter's tracer (``None`` when tracing is off)."""
-    emitter = _dispatch.current_emitter()
+    emitter = firings.current_emitter()
     if emitter is None:
         return None
     return emitter.tracer.start_span(
@@ -101,7 +101,7 @@ def may_start_span(parent: Node | None) -> bool:
     """A scope nested in another trace takes a slot of that trace's span budget."""
     if parent is None:
         return True
-    return parent.take_span_slot(_dispatch.current_config().max_spans_per_trace)
+    return parent.take_span_slot(firings.current_config().max_spans_per_trace)
 
 
 def enter(scope: LifecycleScope) -> None:
@@ -132,11 +132,11 @@ def close(
                 spans.record_error(
                     span,
                     error,
-                    record_message=_dispatch.current_config().record_exception_messages,
+                    record_message=firings.current_config().record_exception_messages,
                 )
             span.end(end_time=end_time)
         except Exception:
-            _dispatch.report_tracer_failure(f"closing the {scope.kind} span")
+            firings.report_tracer_failure(f"closing the {scope.kind} span")
     leave(scope)
     return True
 

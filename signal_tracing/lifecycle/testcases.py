@@ -26,8 +26,8 @@ from typing import Any, Final, Literal
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from signal_tracing import _dispatch
 from signal_tracing import attributes as attrs
+from signal_tracing import firings
 from signal_tracing.conf import Config
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.commands import CommandScope
@@ -70,7 +70,7 @@ def spans_wanted(config: Config) -> bool:
     """Return whether tests get spans of their own under ``config``."""
     if config.test_spans is not None:
         return config.test_spans
-    emitter = _dispatch.current_emitter()
+    emitter = firings.current_emitter()
     if emitter is None:
         return False
     provider = emitter.tracer_provider
@@ -80,7 +80,7 @@ def spans_wanted(config: Config) -> bool:
 
 
 def _open(test_id: str) -> TestScope | None:
-    config = _dispatch.current_config()
+    config = firings.current_config()
     if not spans_wanted(config) or innermost(live_node(), TestScope) is not None:
         return None
     parent = parent_for_new_scope()
@@ -110,7 +110,7 @@ def test_scope(test_id: str) -> Iterator[TestScope | None]:
     try:
         scope = _open(test_id)
     except Exception:
-        _dispatch.report_tracer_failure("opening a test span")
+        firings.report_tracer_failure("opening a test span")
         scope = None
     error: BaseException | None = None
     try:
@@ -164,7 +164,7 @@ def _wrap_call(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def sync_patch() -> None:
     """Patch Django's test cases if test spans may be wanted and ``django.test`` is loaded."""
-    if _dispatch.current_config().test_spans is False:
+    if firings.current_config().test_spans is False:
         patches.TEST_CASE_CALL.uninstall()
     else:
         patches.TEST_CASE_CALL.install(_wrap_call)
