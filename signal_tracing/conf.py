@@ -37,6 +37,7 @@ class Config:
     exclude_senders: tuple[str, ...] = ("debug_toolbar.*",)
     exclude_receivers: tuple[str, ...] = ("debug_toolbar.*", "signal_tracing.*")
     exclude_templates: tuple[str, ...] = ("debug_toolbar/*",)
+    exclude_request_paths: tuple[str, ...] = ("/__debug__/*",)
     record_kwargs: tuple[str, ...] = ()
     record_exception_messages: bool = False
     max_attribute_length: int = 256
@@ -123,6 +124,9 @@ KEYS: Final[Mapping[str, _Key]] = {
     "EXCLUDE_SENDERS": _Key(_is_string_list, "a list of dotted patterns such as 'myapp.*'"),
     "EXCLUDE_RECEIVERS": _Key(_is_string_list, "a list of dotted patterns such as 'myapp.*'"),
     "EXCLUDE_TEMPLATES": _Key(_is_string_list, "a list of template name patterns"),
+    "EXCLUDE_REQUEST_PATHS": _Key(
+        _is_string_list, "a list of URL path patterns such as '/health*'"
+    ),
     "RECORD_KWARGS": _Key(_is_string_list, "a list of keyword argument names"),
     "RECORD_EXCEPTION_MESSAGES": _Key(_is_bool, "True or False"),
     "MAX_ATTRIBUTE_LENGTH": _Key(_is_positive_int, "a positive integer"),

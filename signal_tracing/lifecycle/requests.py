@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -32,11 +33,12 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from signal_tracing import _dispatch, firings, spans
 from signal_tracing import attributes as attrs
+from signal_tracing.attributes import matches_any
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
     LifecycleScope,
@@ -211,6 +213,31 @@ def _request_facts(named: Mapping[str, Any], limit: int) -> tuple[str, dict[str,
     return _method_attributes(None, limit)
 
 
+def _request_path(named: Mapping[str, Any]) -> str | None:
+    environ = named.get("environ")
+    if isinstance(environ, Mapping):
+        path = environ.get("PATH_INFO")
+    else:
+        scope = named.get("scope")
+        path = scope.get("path") if isinstance(scope, Mapping) else None
+    return path if isinstance(path, str) else None
+
+
+def _excluded_path(named: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
+    path = _request_path(named) if patterns else None
+    return path is not None and matches_any(path, patterns)
+
+
+def _unsampled_span() -> Span:
+    context = trace.SpanContext(
+        trace_id=random.getrandbits(128) or 1,
+        span_id=random.getrandbits(64) or 1,
+        is_remote=False,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+    )
+    return trace.NonRecordingSpan(context)
+
+
 # --------------------------------------------------------------------------------------------
 # The firing hooks.
 
@@ -238,8 +265,13 @@ class RequestStarted:
         config = firings.current_config()
         parent = parent_for_new_scope()
         method_name, attributes = _request_facts(named, config.max_attribute_length)
-        span = None
-        if may_start_span(parent):
+        span: Span | None = None
+        if _excluded_path(named, config.exclude_request_paths):
+            # Not traced at all (the toolbar's own requests, health checks): an unsampled
+            # span is made current, so neither our firings nor other instrumentations
+            # start spans of their own under it.
+            span = _unsampled_span()
+        elif may_start_span(parent):
             if trace.get_current_span().get_span_context().is_valid:
                 span = start_span(method_name, attributes)
             else:
