@@ -147,6 +147,8 @@ class Workload:
     receiver_calls: int = 0
     #: Wrap every timed call in a parent span/transaction, as a request would be.
     parent: str = "sampled"
+    #: Not a tracer workload: its cost is shown in span units, for comparison.
+    reference: bool = False
     #: Undo what a timing left behind (rows, outbox), outside the timed region.
     reset: Callable[[], None] | None = None
     results: dict[str, list[float]] = field(default_factory=dict)
@@ -173,6 +175,28 @@ SIGNAL_0, SIGNAL_1, SIGNAL_5 = make_signal(0), make_signal(1), make_signal(5)
 
 def unit_span() -> None:
     with UNIT_TRACER.start_as_current_span("unit"):
+        pass
+
+
+#: What a merged span for SmsCode's post_save carries: the contract's attributes.
+MERGED_SPAN_ATTRIBUTES = {
+    "django.signal.name": "post_save",
+    "django.signal.path": "django.db.models.signals.post_save",
+    "django.signal.sender": "sms.SmsCode",
+    "django.signal.method": "send",
+    "django.signal.receivers": 1,
+    "django.signal.depth": 0,
+    "code.function.name": "sms.receivers.send_sms_code",
+    "code.file.path": "/srv/example_site/sms/receivers.py",
+    "code.line.number": 27,
+}
+
+
+def sdk_span_with_attributes() -> None:
+    # The SDK's own share of a merged span: the same attributes, made current, ended.
+    with UNIT_TRACER.start_as_current_span(
+        "post_save sms.receivers.send_sms_code", attributes=MERGED_SPAN_ATTRIBUTES
+    ):
         pass
 
 
@@ -316,6 +340,13 @@ def build_workloads(scale: float) -> list[Workload]:
         ),
         Workload("10k rows, no init receivers", load_rows, n(20), [UNTRACED, TRACED]),
         Workload(INIT_RECEIVER_WORKLOAD, load_rows, n(20), [UNTRACED, TRACED, SENTRY]),
+        Workload(
+            "reference: SDK span with a merged span's 9 attributes",
+            sdk_span_with_attributes,
+            n(20_000),
+            [UNTRACED],
+            reference=True,
+        ),
     ]
 
 
@@ -408,6 +439,8 @@ def instruction_table(scale: float) -> str:
                 if workload.receiver_calls and variant is not UNTRACED
                 else ""
             )
+            if workload.reference:
+                units = f"{value / unit:.2f} (the span itself)"
             ratio = value / base
             lines.append(
                 f"| {workload.name} | {variant.name} | {value:,.0f} | {ratio:.3f} | {units} |"
@@ -441,6 +474,8 @@ def wall_clock_table(scale: float, repeats: int) -> str:
                 if workload.receiver_calls and variant is not UNTRACED
                 else ""
             )
+            if workload.reference:
+                units = f"{value / unit_us:.2f} (the span itself)"
             lines.append(
                 f"| {workload.name} | {variant.name} | {value:.2f} | {value / base:.3f} | {units} |"
             )
