@@ -1,7 +1,7 @@
 """Spans as the collector received them (JSON objects), rendered as an indented tree.
 
-The same layout as ``tests/spantree.py`` renders for in-memory spans, so a trace read back from
-the collector can be asserted as one block of text.
+The same layout as ``signal_tracing.testing.spans.render_spans`` gives in-memory spans, so a
+trace read back from the collector can be asserted as one block of text.
 """
 
 from __future__ import annotations
