@@ -187,7 +187,7 @@ def route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str, bo
 def add_count(node: Node | None, signal: Signal, sender: Any, elapsed_ns: int) -> None:
     """Count one firing of a count-policy signal on the enclosing span and recordings."""
     try:
-        # The innermost node with a span (Node.count_target, inlined: this runs per row).
+        # Counts go to the innermost node that has a span.
         target = node
         while target is not None and target.span is None:
             target = target.parent
