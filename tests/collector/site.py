@@ -64,6 +64,16 @@ def manage(
     )
 
 
+#: A test run started in the background (nohup, ``cmd &`` in a script) has SIGINT ignored,
+#: and an ignored signal stays ignored across exec: this restores Ctrl-C for the server.
+WITH_CTRL_C: Final = (
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+)
+
+
 class Server:
     """``manage.py runserver --noreload`` on a free port, with its output in a file."""
 
@@ -73,6 +83,7 @@ class Server:
         with open(self.output, "wb") as output:
             self.process = subprocess.Popen(
                 [
+                    *WITH_CTRL_C,
                     *command,
                     sys.executable,
                     str(MANAGE),
