@@ -68,6 +68,10 @@ _SENDER_CACHE_LIMIT: Final = 4096
 def signal_info(signal: Signal) -> _SignalInfo:
     info = infos.get(id(signal))
     if info is None or info.ref() is not signal:
+        if len(infos) >= _SENDER_CACHE_LIMIT:
+            # Signals created on the fly (one per object, say) must not grow this forever;
+            # the entries are cheap to rebuild.
+            infos.clear()
         info = infos[id(signal)] = _SignalInfo(signal, state.config)
     return info
 

@@ -718,3 +718,17 @@ def test_firings_from_concurrent_async_receivers_nest_under_the_firing(
     assert sorted(r.sender_label for r in top.children) == ["from first", "from second"]
     assert all(r.parent_dispatch is top and r.depth == 1 for r in nested)
     assert [r.signal_name for r in top.walk()] == ["unnamed_signal"] * 3
+
+
+def test_signals_created_on_the_fly_do_not_grow_the_tracers_caches(
+    exporter: InMemorySpanExporter,
+) -> None:
+    from signal_tracing import firings
+
+    alive = []  # kept alive so that no id is reused
+    for _ in range(5000):
+        signal = Signal()
+        signal.connect(ok)
+        signal.send(sender=None)
+        alive.append(signal)
+    assert len(firings.infos) <= 4096
