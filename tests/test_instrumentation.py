@@ -151,8 +151,8 @@ def test_core_never_imports_the_sdk_the_toolbar_or_pytest() -> None:
         import signal_tracing
         signal_tracing.instrument()
         from signal_tracing import (
-            _dispatch, attributes, checks, conf, instrumentation, lifecycle, naming, nesting,
-            records, recording, spans,
+            _dispatch, attributes, checks, conf, exporting, firings, instrumentation,
+            lifecycle, naming, nesting, records, recording, spans,
         )
         forbidden = ("opentelemetry.sdk", "debug_toolbar", "pytest", "_pytest")
         print(sorted(m for m in sys.modules if m.startswith(forbidden)))
