@@ -95,21 +95,21 @@ def _send_counted(signal: Signal, sender: Any, named: dict[str, Any]) -> list[tu
     finally:
         elapsed_ns = firings.now() - started
         # The common case, inlined (this runs once per row loaded): the innermost node with a
-        # span already counts this signal and sender, and no recording wants it.
-        target = node
-        while target is not None and target.span is None:
-            target = target.parent
-        counts = target.counts if target is not None else None
-        entry = counts.get((id(signal), id(sender))) if counts and not recordings else None
-        if entry is not None:
-            entry[0] += 1
-            entry[1] += elapsed_ns
-        else:
-            firings.add_count(node, signal, sender, elapsed_ns)
-
-
-# --------------------------------------------------------------------------------------------
-# A traced firing.
+        # span already counts this signal and sender, and no recording wants it. Guarded like
+        # all tracer code: an error here must never replace what the receivers raised.
+        try:
+            target = node
+            while target is not None and target.span is None:
+                target = target.parent
+            counts = target.counts if target is not None else None
+            entry = counts.get((id(signal), id(sender))) if counts and not recordings else None
+            if entry is not None:
+                entry[0] += 1
+                entry[1] += elapsed_ns
+            else:
+                firings.add_count(node, signal, sender, elapsed_ns)
+        except Exception:
+            firings.report_tracer_failure("counting")
 
 
 # --------------------------------------------------------------------------------------------

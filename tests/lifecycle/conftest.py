@@ -43,6 +43,16 @@ class Tracing:
     def tree(self, keys: tuple[str, ...] = REQUEST_KEYS) -> str:
         return render_spans(self.spans(), keys)
 
+    def exported_text(self) -> str:
+        """Every span name, attribute value and event value: to search for data that must
+        not have been exported."""
+        parts: list[str] = []
+        for span in self.spans():
+            parts += [span.name, *map(str, (span.attributes or {}).values())]
+            for event in span.events:
+                parts += map(str, (event.attributes or {}).values())
+        return "\n".join(parts)
+
     def named(self, name: str) -> ReadableSpan:
         (span,) = [span for span in self.spans() if span.name == name]
         return span
@@ -166,3 +176,17 @@ def serve_wsgi() -> Iterator[Callable[[Any], str]]:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def on_tick(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+@pytest.fixture
+def tick_receiver() -> Iterator[None]:
+    """``on_tick`` connected to the test views' custom ``tick`` signal."""
+    from tests.lifecycle import views
+
+    views.tick.connect(on_tick)
+    yield
+    views.tick.disconnect(on_tick)

@@ -27,31 +27,11 @@ def on_author_saved(sender: Any, **kwargs: Any) -> None:
     pass
 
 
-def on_tick(sender: Any, **kwargs: Any) -> None:
-    pass
-
-
 @pytest.fixture
 def author_receiver() -> Any:
     post_save.connect(on_author_saved, sender=Author)
     yield
     post_save.disconnect(on_author_saved, sender=Author)
-
-
-@pytest.fixture
-def tick_receiver() -> Any:
-    views.tick.connect(on_tick)
-    yield
-    views.tick.disconnect(on_tick)
-
-
-def exported_text(tracing: Tracing) -> str:
-    parts = []
-    for span in tracing.spans():
-        parts += [span.name, *map(str, (span.attributes or {}).values())]
-        for event in span.events:
-            parts += map(str, (event.attributes or {}).values())
-    return "\n".join(parts)
 
 
 @pytest.mark.django_db
@@ -67,7 +47,7 @@ def test_custom_command_is_a_root_span_named_after_it_without_its_arguments(
             "  post_save tests.lifecycle.test_commands.on_author_saved",
         ]
     )
-    text = exported_text(tracing)
+    text = tracing.exported_text()
     assert "hunter2-never-exported" not in text
     assert "Ada Lovelace" not in text
 
@@ -79,7 +59,7 @@ def test_failing_command_span_is_an_error_without_the_message(tracing: Tracing) 
     span = tracing.named("manage.py greet")
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["error.type"] == "django.core.management.base.CommandError"
-    assert "Grace Hopper" not in exported_text(tracing)
+    assert "Grace Hopper" not in tracing.exported_text()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -110,8 +90,8 @@ def test_migrate_records_app_label_and_plan_size_never_the_objects(tracing: Trac
         assert isinstance(attributes["django.signal.app_label"], str)
         assert attributes["django.signal.using"] == "default"
         assert not any("apps" in key or key.endswith(".plan") for key in attributes)
-    assert "StateApps" not in exported_text(tracing)
-    assert "Migration" not in exported_text(tracing)
+    assert "StateApps" not in tracing.exported_text()
+    assert "Migration" not in tracing.exported_text()
 
 
 class RunsATest(Greet):
@@ -131,7 +111,7 @@ def test_test_run_by_a_command_starts_its_own_trace(tracing: Tracing) -> None:
         [
             f"manage.py {command} django.command.name={command}",
             "tests/sample.py::test_inside_a_command",
-            "  tick tests.lifecycle.test_commands.on_tick",
+            "  tick tests.lifecycle.conftest.on_tick",
         ]
     )
 
@@ -157,7 +137,7 @@ def test_shell_gets_no_span_of_its_own(tracing: Tracing) -> None:
         verbosity=0,
     )
 
-    assert tracing.tree(KEYS) == "tick tests.lifecycle.test_commands.on_tick"
+    assert tracing.tree(KEYS) == "tick tests.lifecycle.conftest.on_tick"
 
 
 @pytest.mark.django_db

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import unittest
 import uuid
-from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -22,26 +21,6 @@ from tests.lifecycle.conftest import Tracing
 KEYS = ("test.case.result.status", "error.type", "django.signal.template.name")
 
 
-def on_tick(sender: Any, **kwargs: Any) -> None:
-    pass
-
-
-@pytest.fixture
-def tick_receiver() -> Any:
-    views.tick.connect(on_tick)
-    yield
-    views.tick.disconnect(on_tick)
-
-
-def exported_values(tracing: Tracing) -> str:
-    parts = []
-    for span in tracing.spans():
-        parts += [span.name, *map(str, (span.attributes or {}).values())]
-        for event in span.events:
-            parts += map(str, (event.attributes or {}).values())
-    return "\n".join(parts)
-
-
 @pytest.mark.usefixtures("tick_receiver")
 def test_test_scope_is_the_root_of_the_tests_trace(tracing: Tracing) -> None:
     with test_scope("tests/test_shop.py::test_checkout[card]") as scope:
@@ -52,7 +31,7 @@ def test_test_scope_is_the_root_of_the_tests_trace(tracing: Tracing) -> None:
     assert tracing.tree(KEYS) == "\n".join(
         [
             "tests/test_shop.py::test_checkout[card] test.case.result.status=pass",
-            "  tick tests.lifecycle.test_testcases.on_tick",
+            "  tick tests.lifecycle.conftest.on_tick",
         ]
     )
     span = tracing.named("tests/test_shop.py::test_checkout[card]")
@@ -70,7 +49,7 @@ def test_exception_leaving_the_scope_fails_the_test(tracing: Tracing) -> None:
     span = tracing.named("tests/test_x.py::test_broken")
     assert span.status.status_code is StatusCode.ERROR
     assert (span.attributes or {})["test.case.result.status"] == "fail"
-    assert private not in exported_values(tracing)
+    assert private not in tracing.exported_text()
 
 
 def test_skip_is_not_a_failure(tracing: Tracing) -> None:
@@ -97,7 +76,7 @@ def test_test_spans_off_yields_no_scope(tracing: Tracing) -> None:
         views.tick.send(sender=None)
 
     assert scope is None
-    assert tracing.tree() == "tick tests.lifecycle.test_testcases.on_tick"
+    assert tracing.tree() == "tick tests.lifecycle.conftest.on_tick"
 
 
 def test_test_spans_default_follows_whether_spans_are_exported() -> None:
@@ -141,7 +120,7 @@ def test_django_test_cases_get_a_root_span_each_with_their_result(tracing: Traci
         ("setting_changed send", True),
         ("setting_changed send_robust", False),
     ]
-    assert "s3cr3t-in-a-test" not in exported_values(tracing)
+    assert "s3cr3t-in-a-test" not in tracing.exported_text()
 
 
 def test_outer_test_scope_wins_over_the_django_test_case(tracing: Tracing) -> None:
@@ -185,7 +164,7 @@ def test_setting_changed_values_are_cleansed_like_djangos_error_reporter(
         "PAYMENT_GATEWAY": f"{{'API_KEY': '{REDACTED}', 'URL': 'https://pay.example'}}",
         "SHOP_NAME": "Corner Shop",
     }
-    text = exported_values(tracing)
+    text = tracing.exported_text()
     for secret in [*SECRETS.values(), gateway["API_KEY"]]:
         assert secret not in text
 
@@ -208,4 +187,4 @@ def test_template_rendered_in_a_test_request_records_the_template_name_only(
             "    request_finished tests.lifecycle.conftest.request_ended",
         ]
     )
-    assert "secret-site-name" not in exported_values(tracing)
+    assert "secret-site-name" not in tracing.exported_text()
