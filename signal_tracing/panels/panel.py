@@ -54,7 +54,7 @@ class SignalTracingPanel(Panel):
         if not stats.get("tracing"):
             return str(_("tracing off"))
         firings = stats.get("firings", 0)
-        subtitle = ngettext("%(count)d signal", "%(count)d signals", firings) % {"count": firings}
+        subtitle = ngettext("%(count)d firing", "%(count)d firings", firings) % {"count": firings}
         subtitle += " · " + str(_("%(ms)0.2f ms")) % {"ms": stats.get("receiver_ms", 0.0)}
         warnings = len(stats.get("findings", [])) + stats.get("findings_omitted", 0)
         if warnings:

@@ -48,7 +48,7 @@ def test_failing_gateway_flow_shows_the_reentrant_save(
     page.emulate_media(color_scheme=theme)
     request_a_code(page)
     nav = page.locator("#djdt-SignalTracingPanel small")
-    expect(nav).to_have_text(re.compile(r"^2 signals · \d+\.\d\d ms · \d+ warnings?$"))
+    expect(nav).to_have_text(re.compile(r"^2 firings · \d+\.\d\d ms · \d+ warnings?$"))
 
     panel = open_panel(page)
     expect(page.locator("#djDebug")).to_have_attribute("data-theme", theme)
@@ -123,7 +123,7 @@ def test_history_switches_the_panel_to_an_earlier_request(page: Page, artifacts:
     api_row = page.locator("#HistoryPanel tr[data-request-id]", has_text="/api/sms/code/")
     api_row.locator(".switchHistory").click()
     expect(page.locator("#djdt-SignalTracingPanel small")).to_have_text(
-        re.compile(r"^2 signals · ")
+        re.compile(r"^2 firings · ")
     )
     panel = open_panel(page)
     assert row_texts(panel)[2] == "post_save re-entrant | sms.SmsCode | send | 1 receiver | ok"

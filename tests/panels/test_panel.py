@@ -56,7 +56,10 @@ def test_render_panel_shows_every_firing_and_receiver_in_request_order(
     text = text_of(html)
     assert "Re-entrant dispatch: checkout from shop was sent again" in text
     assert "checkout (shop) → tests.panels.receivers.email_receipt → checkout (shop)" in text
-    assert "Receiver raised: tests.panels.receivers.notify_warehouse raised" in text
+    assert (
+        "Receiver raised: tests.panels.receivers.notify_warehouse raised "
+        "builtins.ConnectionError on paid (handled by send_robust)"
+    ) in text
     # Exception messages may hold user data: only the type is shown.
     assert "builtins.ConnectionError" in text
     assert "warehouse unreachable" not in html
@@ -66,7 +69,7 @@ def test_nav_subtitle_gives_the_headline_numbers(toolbar: ToolbarClient) -> None
     response = toolbar.client.get("/checkout/")
     button = re.search(r'<li id="djdt-SignalTracingPanel".*?</li>', response.content.decode(), re.S)
     assert button is not None
-    assert re.search(r"<small>3 signals · \d+\.\d\d ms · 2 warnings</small>", button.group())
+    assert re.search(r"<small>3 firings · \d+\.\d\d ms · 2 warnings</small>", button.group())
     # The same headline goes to the browser's Server-Timing, like the SQL and timer panels'.
     assert re.search(
         r'SignalTracingPanel_receivers;dur=\d+\.\d+;desc="Signal receivers \(3 firings\)"',
@@ -82,10 +85,10 @@ def test_history_sidebar_re_renders_from_the_stored_stats(toolbar: ToolbarClient
     )
     assert response.status_code == 200
     snapshot = response.json()[PANEL_ID]
-    assert re.search(r"3 signals · \d+\.\d\d ms · 2 warnings", snapshot["button"])
+    assert re.search(r"3 firings · \d+\.\d\d ms · 2 warnings", snapshot["button"])
     # The switched-to snapshot's body is then fetched from the store, like any panel's.
     assert "tests.panels.receivers.reserve_stock" in toolbar.render_panel(first)
-    assert "No signal with a connected receiver was sent" in toolbar.render_panel(
+    assert "No traced signal with a connected receiver was sent" in toolbar.render_panel(
         toolbar.visit("/quiet/")
     )
 
@@ -253,6 +256,12 @@ def test_model_floods_are_counted_not_traced(toolbar: ToolbarClient, settings: A
         "Many model instances: post_init fired 2,000 times for testapp.Author; is the page "
         "loading more rows than it shows?"
     ) in text
+    # The timeline agrees with the headline and the warning: the firings were counted.
+    assert (
+        "Timeline Nothing to draw: the 2,000 firings of count-policy signals are totalled "
+        "above and in the summary, not drawn row by row."
+    ) in text
+    assert "No traced signal" not in text
 
 
 @pytest.fixture
