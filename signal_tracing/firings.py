@@ -484,12 +484,9 @@ def start(
             parent.current_call() if parent is not None else None,
         )
         record.receiver_count = visible
-        if parent is not None:
-            if record.parent_call is not None:
-                record.parent_call.children.append(record)
-            elif isinstance(parent, Firing):  # sent from concurrent async receivers
-                record.parent_dispatch = parent.record
-                parent.record.children.append(record)
+        if record.parent_call is None and isinstance(parent, Firing):
+            # Sent from concurrent async receivers: nested in the firing, not in one call.
+            record.parent_dispatch = parent.record
         record.attributes = (
             kwargs_attributes(named, config.max_attribute_length, config.record_kwargs)
             if named
@@ -524,14 +521,19 @@ def start(
             if firing.span is not None:
                 firing.otel_token = spans.attach(firing.span)
         if recordings:
-            keep_objects = False
-            for recording in recordings:
-                recording.add(record)
-                keep_objects = keep_objects or recording.keep_objects
-            if keep_objects:
-                record.objects = SentObjects(signal, sender, named)
-            # Times are read by recordings only (spans keep their own): clock reads cost.
-            record.start_ns = time.perf_counter_ns()
+            # A recording full to its max_firings only counts the firing: then nothing may
+            # hold on to the record (no parent link, no receiver-call records).
+            keeping = tuple(recording for recording in recordings if recording.add(record))
+            firing.recordings = keeping
+            if keeping:
+                if record.parent_call is not None:
+                    record.parent_call.children.append(record)
+                elif record.parent_dispatch is not None:
+                    record.parent_dispatch.children.append(record)
+                if any(recording.keep_objects for recording in keeping):
+                    record.objects = SentObjects(signal, sender, named)
+                # Times are read by recordings only (spans keep their own): clock reads cost.
+                record.start_ns = time.perf_counter_ns()
         return firing
     except Exception:
         report_tracer_failure("starting a firing")

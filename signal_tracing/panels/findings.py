@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, TypedDict
 
-from signal_tracing.panels.summary import CountTotal
+from signal_tracing.panels.summary import CountTotal, LeftOut
 from signal_tracing.panels.timeline import location
 from signal_tracing.records import DispatchRecord, Outcome
 
@@ -21,7 +21,7 @@ INIT_SIGNAL_PATHS = frozenset(
 #: Findings of one kind beyond this are counted, not listed.
 MAX_PER_KIND = 25
 
-FindingKind = Literal["reentrant", "slow", "raised", "init_flood", "spans_dropped"]
+FindingKind = Literal["reentrant", "slow", "raised", "init_flood", "spans_dropped", "not_recorded"]
 _FAILED = frozenset({Outcome.RAISED, Outcome.HANDLED, Outcome.CANCELLED})
 
 
@@ -144,7 +144,10 @@ def slow_and_raised(
 
 
 def init_floods(
-    dispatches: Iterable[DispatchRecord], counts: Sequence[CountTotal], threshold: int
+    dispatches: Iterable[DispatchRecord],
+    counts: Sequence[CountTotal],
+    left_out: LeftOut,
+    threshold: int,
 ) -> list[Finding]:
     """Return each model whose pre_init/post_init fired at least ``threshold`` times."""
     if threshold <= 0:
@@ -162,6 +165,11 @@ def init_floods(
             key = (record.signal_path, record.sender_label)
             totals[key] = totals.get(key, 0) + 1
             names[record.signal_path] = record.signal_name
+    for (signal_name, signal_path, sender), count in left_out.items():
+        if signal_path in INIT_SIGNAL_PATHS:
+            key = (signal_path, sender)
+            totals[key] = totals.get(key, 0) + count
+            names[signal_path] = signal_name
     floods = [
         _finding(
             "init_flood",
@@ -178,6 +186,11 @@ def init_floods(
 
 def spans_dropped(count: int) -> list[Finding]:
     return [_finding("spans_dropped", count=count)] if count > 0 else []
+
+
+def not_recorded(count: int, recorded: int) -> list[Finding]:
+    """Report the firings past the recording limit, counted but not recorded."""
+    return [_finding("not_recorded", count=count, threshold=float(recorded))] if count else []
 
 
 def capped(findings: Sequence[Finding]) -> tuple[list[Finding], int]:

@@ -14,7 +14,13 @@ from django.utils.translation import ngettext
 
 from signal_tracing import recording
 from signal_tracing.instrumentation import effective_config, is_instrumented
-from signal_tracing.panels.stats import STATS_VERSION, PanelStats, build_stats, empty_stats
+from signal_tracing.panels.stats import (
+    MAX_FIRINGS,
+    STATS_VERSION,
+    PanelStats,
+    build_stats,
+    empty_stats,
+)
 from signal_tracing.panels.trace import RequestTrace
 from signal_tracing.recording import Recording
 
@@ -68,7 +74,7 @@ class SignalTracingPanel(Panel):
             return
         self._tracing = is_instrumented()
         self._trace = RequestTrace.current()
-        self._recording = Recording()
+        self._recording = Recording(max_firings=MAX_FIRINGS)
         self._token = recording.start(self._recording)
 
     def disable_instrumentation(self) -> None:

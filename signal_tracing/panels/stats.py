@@ -19,7 +19,10 @@ from signal_tracing.panels.timeline import Nesting, Row, Window
 from signal_tracing.recording import Recording
 
 #: Bumped when the shape changes, so old stored snapshots can be recognised.
-STATS_VERSION = 1
+STATS_VERSION = 2
+#: Firings a request's recording keeps: each is at least one row of the waterfall, so no
+#: more can be shown. Later ones are counted per signal and sender only.
+MAX_FIRINGS = timeline.MAX_ROWS
 
 
 class PanelStats(TypedDict):
@@ -30,7 +33,10 @@ class PanelStats(TypedDict):
     receiver_ms: float
     #: Time in receivers as a percentage of ``request_ms``.
     receiver_share: float
+    #: Every firing of a traced signal, recorded or not.
     firings: int
+    #: Firings past MAX_FIRINGS: in the totals, without receiver calls, times or warnings.
+    firings_not_recorded: int
     receiver_calls: int
     rows: list[Row]
     rows_omitted: int
@@ -63,6 +69,7 @@ def empty_stats(config: Config, *, tracing: bool) -> PanelStats:
         receiver_ms=0.0,
         receiver_share=0.0,
         firings=0,
+        firings_not_recorded=0,
         receiver_calls=0,
         rows=[],
         rows_omitted=0,
@@ -108,8 +115,11 @@ def build_stats(
             *findings.reentrant(dispatches, shown.row_ids),
             *raised,
             *slow,
-            *findings.init_floods(dispatches, counts, config.init_flood_threshold),
+            *findings.init_floods(
+                dispatches, counts, recording.left_out, config.init_flood_threshold
+            ),
             *findings.spans_dropped(spans_dropped),
+            *findings.not_recorded(recording.firings_left_out, len(dispatches)),
         ]
     )
     for row in shown.rows:
@@ -125,12 +135,13 @@ def build_stats(
         request_ms=round(request_ns / 1e6, 3),
         receiver_ms=round(receiver_ns / 1e6, 3),
         receiver_share=round(receiver_ns / request_ns * 100, 1) if request_ns else 0.0,
-        firings=len(dispatches),
+        firings=len(dispatches) + recording.firings_left_out,
+        firings_not_recorded=recording.firings_left_out,
         receiver_calls=sum(len(record.calls) for record in dispatches),
         rows=shown.rows,
         rows_omitted=shown.omitted,
-        signals=summary.per_signal(dispatches),
-        senders=summary.per_sender(dispatches),
+        signals=summary.per_signal(dispatches, recording.left_out),
+        senders=summary.per_sender(dispatches, recording.left_out),
         counts=counts,
         counted_signals=summary.counted_per_signal(counts),
         counted=sum(total["count"] for total in counts),

@@ -17,7 +17,7 @@ from signal_tracing.records import DispatchRecord, ReceiverCall
 
 #: Deeper nesting is drawn at this indentation (the stylesheet has one class per level).
 MAX_INDENT = 12
-#: Rows kept for one request; the summary and warnings still count every firing.
+#: Rows kept for one request; the summary and warnings still cover every recorded firing.
 MAX_ROWS = 1000
 
 

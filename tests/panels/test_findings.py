@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from django.db.models.signals import post_init
 
+from signal_tracing import recording
+from signal_tracing.conf import Config
 from signal_tracing.panels import findings
+from signal_tracing.panels.stats import build_stats
 from tests.panels.orders import fail, nap, order_paid, quiet, resend_once
 from tests.panels.recorded import recorded
 from tests.testapp.models import Author
@@ -114,3 +117,23 @@ def test_findings_beyond_the_cap_are_counted(connect: Callable[..., None]) -> No
     assert len(stats["findings"]) == 3
     kept, omitted = findings.capped(stats["findings"] * 10)
     assert (len(kept), omitted) == (findings.MAX_PER_KIND, 30 - findings.MAX_PER_KIND)
+
+
+@pytest.mark.django_db
+def test_init_floods_count_firings_past_the_recording_limit(
+    connect: Callable[..., None], settings: Any
+) -> None:
+    settings.SIGNAL_TRACING = {
+        "ENABLED": True,
+        "POLICIES": {"django.db.models.signals.post_init": "span"},
+    }
+    Author.objects.bulk_create(Author(name=f"a{index}") for index in range(5))
+    connect(post_init, quiet, sender=Author)
+    active = recording.Recording(max_firings=2)
+    token = recording.start(active)
+    try:
+        list(Author.objects.all())
+    finally:
+        recording.stop(active, token)
+    found = build_stats(active, Config(init_flood_threshold=5))["findings"]
+    assert [(f["kind"], f["count"]) for f in found] == [("init_flood", 5), ("not_recorded", 3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.test import Client
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from signal_tracing import nesting
+from signal_tracing.panels.stats import MAX_FIRINGS
 from tests.panels import views
 from tests.panels.conftest import PANEL_ID, ToolbarClient
 from tests.panels.html import text_of, timeline_rows
@@ -154,7 +156,7 @@ def test_concurrent_requests_never_mix(toolbar: ToolbarClient) -> None:
     views.RENDEZVOUS.clear()
     for who in ("alice", "bob"):
         stats = toolbar.stored_stats(request_ids[who])
-        assert stats["senders"] == [{"sender": who, "firings": 3}]
+        assert stats["senders"] == [{"sender": who, "firings": 3, "not_recorded": 0}]
 
 
 def test_the_toolbars_own_activity_is_not_recorded(toolbar: ToolbarClient) -> None:
@@ -303,3 +305,43 @@ def test_spans_dropped_by_the_cap_are_reported(
         f"Spans dropped: {dropped} spans were not exported because the trace "
         "reached MAX_SPANS_PER_TRACE."
     ) in text_of(toolbar.render_panel(request_id))
+
+
+def test_firings_past_the_recording_limit_are_counted_and_said_so(
+    toolbar: ToolbarClient,
+) -> None:
+    request_id = toolbar.visit("/inventory/", items=MAX_FIRINGS + 250)
+    stats = toolbar.stored_stats(request_id)
+    assert (stats["firings"], stats["firings_not_recorded"]) == (MAX_FIRINGS + 250, 250)
+    assert stats["receiver_calls"] == MAX_FIRINGS
+    text = text_of(toolbar.render_panel(request_id))
+    assert "1,250 firings traced (250 only counted), 1,000 receiver calls" in text
+    assert (
+        "Recording limit: the first 1,000 firings were recorded; 250 more were only counted by "
+        "signal and sender (see the summary): their receiver calls, times and warnings are not "
+        "shown."
+    ) in text
+    assert [(t["signal"], t["firings"], t["not_recorded"]) for t in stats["signals"]] == [
+        ("stock_checked", 1_250, 250)
+    ]
+    assert stats["senders"] == [{"sender": "warehouse", "firings": 1_250, "not_recorded": 250}]
+    assert "Only counted" in text
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["from the view", "from a receiver"])
+def test_a_flood_of_firings_holds_a_bounded_amount_of_memory(
+    toolbar: ToolbarClient, nested: bool
+) -> None:
+    # Measured inside the view, while the panel's recording holds what it kept: without the
+    # bound every firing stays in memory until the request ends (about 0.8 kB each).
+    views.HELD_BY_FIRINGS.clear()
+    params = {"nested": "1"} if nested else {}
+    tracemalloc.start()
+    try:
+        toolbar.visit("/inventory/", items=1_200, **params)
+        toolbar.visit("/inventory/", items=3_200, **params)
+    finally:
+        tracemalloc.stop()
+    few, many = views.HELD_BY_FIRINGS
+    # 2,000 more firings: unbounded, they would hold about 1.6 MB more.
+    assert many - few < 200_000, (few, many)

@@ -7,6 +7,9 @@ from collections.abc import Callable
 import pytest
 from django.db.models.signals import post_init
 
+from signal_tracing import recording
+from signal_tracing.conf import Config
+from signal_tracing.panels.stats import build_stats
 from tests.panels.orders import count_stock, nap, order_paid, quiet, restock, stock_low
 from tests.panels.recorded import recorded
 from tests.testapp.models import Author
@@ -27,8 +30,8 @@ def test_summary_counts_per_signal_and_sender(connect: Callable[..., None]) -> N
         ("order_paid", 2, 2),
     ]
     assert stats["senders"] == [
-        {"sender": "outlet", "firings": 3},
-        {"sender": "shop", "firings": 2},
+        {"sender": "outlet", "firings": 3, "not_recorded": 0},
+        {"sender": "shop", "firings": 2, "not_recorded": 0},
     ]
 
 
@@ -66,3 +69,32 @@ def test_receiver_time_counts_nested_firings_once(connect: Callable[..., None]) 
     assert stats["receiver_ms"] == outer_call["duration_ms"]
     assert 0 < stats["receiver_share"] <= 100
     assert stats["receiver_ms"] <= stats["request_ms"]
+
+
+def test_firings_past_the_recording_limit_count_in_the_totals(
+    connect: Callable[..., None],
+) -> None:
+    connect(order_paid, restock)
+    connect(stock_low, count_stock)
+    active = recording.Recording(max_firings=3)
+    token = recording.start(active)
+    try:
+        for sender in ("shop", "outlet", "outlet"):
+            order_paid.send(sender=sender)
+    finally:
+        recording.stop(active, token)
+    stats = build_stats(active, Config())
+    # Kept: order_paid and stock_low from "shop", order_paid from "outlet"; then only counted.
+    assert (stats["firings"], stats["firings_not_recorded"], stats["receiver_calls"]) == (6, 3, 3)
+    assert [
+        (t["signal"], t["firings"], t["not_recorded"], t["calls"]) for t in stats["signals"]
+    ] == [
+        ("order_paid", 3, 1, 2),
+        ("stock_low", 3, 2, 1),
+    ]
+    assert stats["senders"] == [
+        {"sender": "outlet", "firings": 4, "not_recorded": 3},
+        {"sender": "shop", "firings": 2, "not_recorded": 0},
+    ]
+    (finding,) = stats["findings"]
+    assert (finding["kind"], finding["count"], finding["threshold"]) == ("not_recorded", 3, 3.0)

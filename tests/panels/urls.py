@@ -12,5 +12,6 @@ urlpatterns = [
     path("quiet/", views.quiet_view),
     path("recordings/", views.recordings_view),
     path("concurrent/", views.concurrent_view),
+    path("inventory/", views.inventory_view),
     path("__debug__/", include("debug_toolbar.urls")),
 ]
