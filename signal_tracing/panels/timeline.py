@@ -100,13 +100,18 @@ def _short_path_for(file_path: str, roots: tuple[str, ...]) -> str:
     return short_path(file_path, roots)
 
 
+def code_location(file_path: str | None, line_number: int | None) -> str:
+    """Return ``"app/receivers.py:12"`` (``""`` when the file is unknown)."""
+    # A request calls the same few receivers many times: shorten each path once.
+    path = _short_path_for(file_path, tuple(sys.path)) if file_path else ""
+    if path and line_number is not None:
+        return f"{path}:{line_number}"
+    return path
+
+
 def location(call: ReceiverCall) -> str:
     """Return ``"app/receivers.py:12"`` for a receiver call (``""`` when unknown)."""
-    # A request calls the same few receivers many times: shorten each path once.
-    path = _short_path_for(call.file_path, tuple(sys.path)) if call.file_path else ""
-    if path and call.line_number is not None:
-        return f"{path}:{call.line_number}"
-    return path
+    return code_location(call.file_path, call.line_number)
 
 
 def attribute_text(value: object) -> str:

@@ -6,22 +6,25 @@ import json
 import re
 import threading
 import tracemalloc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db.models.signals import post_save
 from django.test import Client
+from django.utils.html import escape
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from signal_tracing import nesting
 from signal_tracing.panels.stats import MAX_FIRINGS
-from tests.panels import views
+from tests.panels import hostile, views
 from tests.panels.conftest import PANEL_ID, ToolbarClient
-from tests.panels.html import text_of, timeline_rows
+from tests.panels.html import connected_rows, tags_of, text_of, timeline_rows
 from tests.panels.receivers import (
     SLOW_SECONDS,
     audit_payment,
+    count_item,
     email_receipt,
     notify_warehouse,
     reserve_stock,
@@ -171,7 +174,15 @@ def test_the_toolbars_own_activity_is_not_recorded(toolbar: ToolbarClient) -> No
     # Every default panel ran (SQL, cache, static files, templates...) and the page's own
     # save is there, but nothing sent, received or rendered by the toolbar is.
     assert "post_save" in [row["signal"] for row in stats["rows"]]
-    assert "debug_toolbar" not in json.dumps(stats)
+    recorded = {key: value for key, value in stats.items() if "connected" not in key}
+    assert "debug_toolbar" not in json.dumps(recorded)
+    # Its receivers are still listed among the connected ones, as not traced.
+    listed = {
+        row["receiver"]: row["tracing"]
+        for signal in stats["connected"]
+        for row in signal["receivers"]
+    }
+    assert listed["debug_toolbar.settings.update_toolbar_config"] == "excluded"
 
 
 def test_hostile_strings_render_as_text(toolbar: ToolbarClient) -> None:
@@ -180,6 +191,34 @@ def test_hostile_strings_render_as_text(toolbar: ToolbarClient) -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#x27;sender&#x27;)&lt;/script&gt;" in html
     assert hostile in text_of(html)
+
+
+@pytest.fixture
+def hostile_receiver() -> Iterator[None]:
+    hostile.connect()
+    yield
+    hostile.disconnect()
+
+
+@pytest.mark.usefixtures("hostile_receiver")
+def test_receiver_names_paths_uids_and_sender_filters_render_as_text(
+    toolbar: ToolbarClient,
+) -> None:
+    html = toolbar.render_panel(toolbar.visit("/parcel/"))
+    name = f"tests.panels.hostile.{hostile.QUALNAME}"
+    for value in (hostile.SENDER, hostile.DISPATCH_UID, hostile.FILE_NAME, name):
+        assert value not in html
+        assert escape(value) in html
+    # The panel's own markup only: none of the strings above became an element.
+    assert not {"script", "img", "b"} & tags_of(html)
+    (row,) = [row for row in connected_rows(html) if hostile.QUALNAME in row]
+    assert row == (
+        f"parcel_scanned | {name} {hostile.FILE_NAME}:1 | "
+        f"{hostile.SENDER} | strong dispatch_uid {hostile.DISPATCH_UID} | sync | called 1 time"
+    )
+    assert f"{name} {hostile.FILE_NAME}:1 | {hostile.SENDER} | send | sync | ok" in (
+        timeline_rows(html)
+    )
 
 
 def test_models_are_labelled_never_stringified(toolbar: ToolbarClient) -> None:
@@ -248,12 +287,19 @@ def test_model_floods_are_counted_not_traced(toolbar: ToolbarClient, settings: A
     settings.SIGNAL_TRACING = {"ENABLED": True, "INIT_FLOOD_THRESHOLD": 1000}
     post_init.connect(on_init, sender=Author)
     try:
-        html = toolbar.render_panel(toolbar.visit("/authors/", count=1000))
+        response = toolbar.client.get("/authors/", {"count": 1000})
+        html = toolbar.render_panel(response.headers["djdt-request-id"])
     finally:
         post_init.disconnect(on_init, sender=Author)
+    button = re.search(
+        r'<li id="djdt-SignalTracingPanel".*?<small>(.*?)</small>', response.content.decode(), re.S
+    )
+    assert button is not None
+    nav_subtitle = " ".join(button.group(1).split())
     text = text_of(html)
     # bulk_create builds 1,000 instances and the listing 1,000 more.
     assert "Counted, not traced: 2,000 post_init" in text
+    assert re.fullmatch(r"0 firings · 2000 counted · \d+\.\d\d ms · 1 warning", nav_subtitle)
     assert (
         "Many model instances: post_init fired 2,000 times for testapp.Author; is the page "
         "loading more rows than it shows?"
@@ -345,3 +391,52 @@ def test_a_flood_of_firings_holds_a_bounded_amount_of_memory(
     few, many = views.HELD_BY_FIRINGS
     # 2,000 more firings: unbounded, they would hold about 1.6 MB more.
     assert many - few < 200_000, (few, many)
+
+
+def test_connected_receivers_are_listed_with_what_each_did(toolbar: ToolbarClient) -> None:
+    html = toolbar.render_panel(toolbar.visit("/checkout/"))
+    rows = connected_rows(html)
+
+    def row(receiver: Any, used: str, signal: str = "") -> str:
+        line = receiver.__code__.co_firstlineno
+        mode = "async" if receiver is audit_payment else "sync"
+        return (
+            f"{signal} | tests.panels.receivers.{receiver.__name__} "
+            f"tests/panels/receivers.py:{line} | any sender | weak | {mode} | {used}"
+        )
+
+    checkout, paid = "checkout", "paid"
+    # Each signal's dotted path is on its name, as in the summary.
+    assert 'title="tests.panels.signals.checkout">checkout</strong>' in html
+    index = rows.index(row(reserve_stock, "called 2 times", checkout))
+    assert rows[index + 1] == row(email_receipt, "called 2 times")
+    index = rows.index(row(notify_warehouse, "called 1 time", paid))
+    assert rows[index + 1 : index + 3] == [
+        row(thank_customer, "called 1 time"),
+        row(audit_payment, "called 1 time"),
+    ]
+    assert row(count_item, "not called", "stock_checked") in rows
+    started = [r for r in rows if "django.db.reset_queries" in r]
+    assert started[0].endswith("| outside the panel's recording")
+    text = text_of(html)
+    assert re.search(
+        r"Connected receivers \d+ receivers of \d+ signals connected when the request ended; "
+        r"5 of them ran in it\.",
+        text,
+    )
+    assert re.search(r"No receiver connected: .*\bpre_save\b", text)
+
+
+def test_with_tracing_off_the_connected_receivers_are_still_listed(
+    toolbar: ToolbarClient, settings: Any
+) -> None:
+    # Like the toolbar's own Signals panel, which this one can replace.
+    settings.SIGNAL_TRACING = {"ENABLED": False}
+    html = toolbar.render_panel(toolbar.visit("/checkout/"))
+    line = reserve_stock.__code__.co_firstlineno
+    assert (
+        "checkout | tests.panels.receivers.reserve_stock "
+        f"tests/panels/receivers.py:{line} | any sender | weak | sync"
+    ) in connected_rows(html)
+    assert "In this request" not in html
+    assert "ran in it" not in html

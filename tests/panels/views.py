@@ -11,6 +11,7 @@ from django.template import Context, Template
 
 import tests.panels.receivers  # noqa: F401  (connects the receivers)
 from signal_tracing.recording import active_recordings
+from tests.panels import hostile
 from tests.panels.signals import checkout, inventory_taken, paid, stock_checked
 from tests.testapp.models import Author, ExplodingRepr
 
@@ -46,6 +47,12 @@ def authors_view(request: HttpRequest) -> HttpResponse:
     Author.objects.bulk_create(Author(name=f"author {index}") for index in range(count))
     names = [author.name for author in Author.objects.all()]
     return page(f"<p>{len(names)} authors</p>")
+
+
+def parcel_view(request: HttpRequest) -> HttpResponse:
+    # Fires the receiver whose every shown field is markup (see tests.panels.hostile).
+    hostile.parcel_scanned.send(sender=hostile.SENDER)
+    return page("<p>scanned</p>")
 
 
 def exploding_view(request: HttpRequest) -> HttpResponse:
