@@ -7,6 +7,7 @@ import re
 import threading
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -440,3 +441,62 @@ def test_with_tracing_off_the_connected_receivers_are_still_listed(
     ) in connected_rows(html)
     assert "In this request" not in html
     assert "ran in it" not in html
+
+
+def test_every_receiver_the_toolbars_signals_panel_lists_is_listed_here(
+    toolbar: ToolbarClient,
+) -> None:
+    from debug_toolbar.toolbar import DebugToolbar
+
+    request_id = toolbar.visit("/checkout/")
+    builtin = DebugToolbar.fetch(request_id, "SignalsPanel")
+    assert builtin is not None
+    theirs = builtin.get_panel_by_id("SignalsPanel").get_stats()["signals"]
+    ours = {
+        signal["signal"]: [row["receiver"] for row in signal["receivers"]]
+        for signal in toolbar.stored_stats(request_id)["connected"]
+    }
+    assert sum(len(receivers) for _name, receivers in theirs) > 10
+    for signal_name, receivers in theirs:
+        listed = ours.get(signal_name, [])
+        # Theirs are short ("reset_queries", "Client.store_exc_info": the instance's class);
+        # ours are dotted where the code is ("django.test.client.ClientMixin.store_exc_info").
+        for receiver_name in receivers:
+            function_name = receiver_name.rpartition(".")[2]
+            assert any(name.endswith(f".{function_name}") for name in listed), (
+                signal_name,
+                receiver_name,
+                listed,
+            )
+        assert len(listed) >= len(receivers), (signal_name, receivers, listed)
+
+
+def documented_panels_without_the_signals_panel() -> list[str]:
+    """Run the DEBUG_TOOLBAR_PANELS snippet of docs/panel.md's "Replacing" section."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "panel.md").read_text()
+    section = page.split("### Replacing the toolbar's Signals panel", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet is not None
+    namespace: dict[str, Any] = {}
+    exec(snippet.group(1), namespace)
+    panels: list[str] = namespace["DEBUG_TOOLBAR_PANELS"]
+    return panels
+
+
+def test_the_documented_settings_replace_the_toolbars_signals_panel(
+    toolbar: ToolbarClient, settings: Any
+) -> None:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    panels = documented_panels_without_the_signals_panel()
+    assert "debug_toolbar.panels.signals.SignalsPanel" in PANELS_DEFAULTS
+    assert panels == [
+        *(path for path in PANELS_DEFAULTS if not path.endswith(".SignalsPanel")),
+        "signal_tracing.panels.SignalTracingPanel",
+    ]
+    settings.DEBUG_TOOLBAR_PANELS = panels
+    response = toolbar.client.get("/checkout/")
+    assert b'id="djdt-SignalsPanel"' not in response.content
+    assert b'id="djdt-SignalTracingPanel"' in response.content
+    html = toolbar.render_panel(response.headers["djdt-request-id"])
+    assert "Connected receivers" in text_of(html)
