@@ -11,7 +11,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 #: A project that uses the example site's apps (sms, kitchen) with our test settings.
 DJANGO_PROJECT_INI = f"""

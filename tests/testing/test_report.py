@@ -71,8 +71,8 @@ def test_expected_at_least_once(captured: SignalCapture) -> None:
         [
             "Expected post_save with sender=testapp.Tag to be sent, but it was not.",
             "post_save was sent 2 times:",
-            "    post_save send sender=testapp.Author -> tests.test_testing_messages.announce",
-            "    post_save send sender=testapp.Author -> tests.test_testing_messages.announce",
+            "    post_save send sender=testapp.Author -> tests.testing.test_report.announce",
+            "    post_save send sender=testapp.Author -> tests.testing.test_report.announce",
             ALL_FIRINGS,
             HINT,
         ]
@@ -86,9 +86,9 @@ def test_expected_exactly_n_marks_the_firings_that_matched(captured: SignalCaptu
             "but it was sent 1 time.",
             "post_save was sent 2 times:",
             "  * post_save send sender=testapp.Author created=True "
-            "-> tests.test_testing_messages.announce",
+            "-> tests.testing.test_report.announce",
             "    post_save send sender=testapp.Author created=False "
-            "-> tests.test_testing_messages.announce",
+            "-> tests.testing.test_report.announce",
             "  (* = matches)",
             ALL_FIRINGS,
             HINT,
@@ -102,12 +102,12 @@ def test_expected_at_most_n_shows_receiver_outcomes(captured: SignalCapture) -> 
             "Expected pizza_done with sender='kitchen' to be sent at most 1 time, "
             "but it was sent 2 times.",
             "pizza_done was sent 4 times:",
-            "    pizza_done send sender=testapp.Author -> tests.test_testing_messages.burn",
-            "    pizza_done send sender=testapp.Author -> tests.test_testing_messages.burn",
+            "    pizza_done send sender=testapp.Author -> tests.testing.test_report.burn",
+            "    pizza_done send sender=testapp.Author -> tests.testing.test_report.burn",
             "  * pizza_done send_robust sender=kitchen "
-            "-> tests.test_testing_messages.burn (handled tests.test_testing_messages.Burnt)",
+            "-> tests.testing.test_report.burn (handled tests.testing.test_report.Burnt)",
             "  * pizza_done send_robust sender=kitchen "
-            "-> tests.test_testing_messages.burn (handled tests.test_testing_messages.Burnt)",
+            "-> tests.testing.test_report.burn (handled tests.testing.test_report.Burnt)",
             "  (* = matches)",
             ALL_FIRINGS,
             HINT,
@@ -184,20 +184,20 @@ def test_render_shows_nesting_receivers_outcomes_and_kwargs(captured: SignalCapt
             "raw=False, using='default', update_fields=None (no receivers)",
             f"post_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
             "created=True, update_fields=None, raw=False, using='default'",
-            "  tests.test_testing_messages.announce: ok",
+            "  tests.testing.test_report.announce: ok",
             "    pizza_done send sender=testapp.Author size=8",
-            "      tests.test_testing_messages.burn: ok",
+            "      tests.testing.test_report.burn: ok",
             f"pre_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
             "raw=False, using='default', update_fields=None (no receivers)",
             f"post_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
             "created=False, update_fields=None, raw=False, using='default'",
-            "  tests.test_testing_messages.announce: ok",
+            "  tests.testing.test_report.announce: ok",
             "    pizza_done send sender=testapp.Author size=8",
-            "      tests.test_testing_messages.burn: ok",
+            "      tests.testing.test_report.burn: ok",
             "pizza_done send_robust sender=kitchen size=30",
-            "  tests.test_testing_messages.burn: handled tests.test_testing_messages.Burnt",
+            "  tests.testing.test_report.burn: handled tests.testing.test_report.Burnt",
             "pizza_done send_robust sender=kitchen size=30",
-            "  tests.test_testing_messages.burn: handled tests.test_testing_messages.Burnt",
+            "  tests.testing.test_report.burn: handled tests.testing.test_report.Burnt",
         ]
     )
 

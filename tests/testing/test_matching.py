@@ -116,17 +116,17 @@ def test_sender_by_value_including_none(captured: SignalCapture) -> None:
 
 def test_receiver_by_callable_or_dotted_path(captured: SignalCapture) -> None:
     assert captured.count(receiver=on_order) == 3
-    assert captured.count(receiver="tests.test_testing_filters.on_order") == 3
+    assert captured.count(receiver="tests.testing.test_matching.on_order") == 3
     assert captured.count(receiver=till.ring) == 3
-    assert captured.count(receiver="tests.test_testing_filters.Till.ring") == 3
+    assert captured.count(receiver="tests.testing.test_matching.Till.ring") == 3
     assert captured.count(post_save, receiver=on_order) == 0
 
 
 def test_a_misspelt_receiver_path_is_an_error() -> None:
     with pytest.raises(ValueError, match="is not a callable in an imported module") as error:
-        Sent(order_placed, receiver="tests.test_testing_filters.on_ordr")
+        Sent(order_placed, receiver="tests.testing.test_matching.on_ordr")
     assert str(error.value) == (
-        "'tests.test_testing_filters.on_ordr' is not a callable in an imported module. Pass "
+        "'tests.testing.test_matching.on_ordr' is not a callable in an imported module. Pass "
         "the receiver itself, or its dotted path such as 'sms.receivers.send_sms_code'."
     )
 
@@ -157,7 +157,7 @@ def test_sent_describes_itself() -> None:
     wanted = Sent(post_save, sender=Author, created=True, receiver=on_order)
     assert wanted.describe() == (
         "post_save with sender=testapp.Author, created=True, "
-        "received by tests.test_testing_filters.on_order"
+        "received by tests.testing.test_matching.on_order"
     )
     assert Sent().describe() == "a signal"
     assert Sent("order_placed", sender="counter").describe() == "order_placed with sender='counter'"
@@ -179,5 +179,5 @@ def test_asking_a_firing_for_a_receiver_it_did_not_call(captured: SignalCapture)
     with pytest.raises(LookupError) as error:
         firing.call(on_order)
     assert str(error.value) == (
-        "tests.test_testing_filters.on_order was not called for post_save (receivers: none)."
+        "tests.testing.test_matching.on_order was not called for post_save (receivers: none)."
     )

@@ -16,7 +16,7 @@ from signal_tracing.testing.capture import SignalCapture
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PAGE = (REPO / "docs" / "testing.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 PYTEST_HINT = "(add -v option to show the full tree of signals and receivers)"

@@ -20,7 +20,7 @@ from signal_tracing.testing import Sent, SignalAssertionsMixin
 from signal_tracing.testing.mixin import MIXIN_HINT
 from tests.testapp.models import Author
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 review_posted = Signal()
 
@@ -61,7 +61,7 @@ class SignalAssertionsMixinTests(SignalAssertionsMixin, TestCase):
                     review_posted.disconnect(notify_editor)
         self.assertEqual(
             str(failure.exception).splitlines()[0],
-            "Expected review_posted received by tests.test_testing_mixin.notify_editor "
+            "Expected review_posted received by tests.testing.test_mixin.notify_editor "
             "not to be sent, but it was sent 1 time.",
         )
 
