@@ -101,10 +101,10 @@ def render_tree(roots: Iterable[Firing]) -> str:
 
 
 def near_misses(wanted: Sent, firings: Sequence[Firing]) -> str:
-    """The firings of the wanted signal(s), with the keyword arguments the filter looked at."""
-    if wanted.signals is None:
+    """The firings of the wanted signal, with the keyword arguments the filter looked at."""
+    if wanted.signal_object is None:
         return ""
-    same_signal = [f for f in firings if any(f.signal is s for s in wanted.signals)]
+    same_signal = [firing for firing in firings if firing.signal is wanted.signal_object]
     if not same_signal:
         return ""
     label = same_signal[0].signal_name

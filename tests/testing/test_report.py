@@ -160,7 +160,9 @@ def test_order_failure_says_where_the_sequence_broke(captured: SignalCapture) ->
 
 
 def test_order_passes_with_other_firings_in_between(captured: SignalCapture) -> None:
-    found = captured.assert_order(pre_save, Sent(pizza_done, size=8), post_save, "pizza_done")
+    found = captured.assert_order(
+        "pre_save", Sent(pizza_done, size=8), post_save, "tests.testing.test_report.pizza_done"
+    )
     assert [f.signal_name for f in found] == ["pre_save", "pizza_done", "post_save", "pizza_done"]
 
 
