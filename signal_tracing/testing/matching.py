@@ -18,7 +18,7 @@ from signal_tracing.naming import (
     resolve_signal,
     sender_label,
 )
-from signal_tracing.testing.values import safe_repr
+from signal_tracing.testing.values import MAX_COMPARED_LENGTH, safe_repr
 
 if TYPE_CHECKING:
     from signal_tracing.testing.firing import Firing
@@ -100,7 +100,9 @@ class Sent:
         if self.sender is not ANY_SENDER:
             label = repr(self.sender) if isinstance(self.sender, str) else sender_label(self.sender)
             conditions.append(f"sender={label}")
-        conditions += [f"{key}={safe_repr(value)}" for key, value in self.kwargs.items()]
+        conditions += [
+            f"{key}={safe_repr(value, MAX_COMPARED_LENGTH)}" for key, value in self.kwargs.items()
+        ]
         text = subject + (" with " + ", ".join(conditions) if conditions else "")
         if self.receiver_name is not None:
             text += (", " if conditions else " ") + f"received by {self.receiver_name}"

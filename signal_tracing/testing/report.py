@@ -8,7 +8,7 @@ from typing import Final
 from signal_tracing.records import Outcome, ReceiverCall
 from signal_tracing.testing.firing import Firing
 from signal_tracing.testing.matching import Sent
-from signal_tracing.testing.values import safe_repr
+from signal_tracing.testing.values import MAX_COMPARED_LENGTH, safe_repr
 
 INDENT: Final = "  "
 #: How many firings a failure message lists one by one before saying "... and N more".
@@ -42,7 +42,10 @@ def firing_line(firing: Firing, keys: Iterable[str] = ()) -> str:
     """
     parts = [firing.signal_name, firing.method, f"sender={firing.sender_label}"]
     sent = firing.kwargs
-    parts += [f"{key}={safe_repr(sent[key]) if key in sent else '<missing>'}" for key in keys]
+    parts += [
+        f"{key}={safe_repr(sent[key], MAX_COMPARED_LENGTH) if key in sent else '<missing>'}"
+        for key in keys
+    ]
     parts.append(receivers_text(firing))
     return " ".join(parts)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -29,6 +32,7 @@ ALL_FIRINGS = (
 )
 
 pizza_done = Signal()
+payment_taken = Signal()
 
 
 class Burnt(Exception):
@@ -283,4 +287,38 @@ def test_values_are_shown_only_when_plain() -> None:
     assert capture.render() == (
         "pizza_done send sender=oven model=testapp.Author, nested=<builtins.list>, "
         "table={'size': 30}, text='" + "x" * 58 + "… (no receivers)"
+    )
+
+
+def test_values_a_filter_compares_are_shown_on_both_sides() -> None:
+    with capture_signals(hint=None) as capture:
+        payment_taken.send(sender=Author, amount=Decimal("99.00"))
+        payment_taken.send(sender=Author, amount=Decimal("9.90"))
+    message = failure(
+        capture.assert_sent, payment_taken, sender=Author, amount=Decimal("99.00"), times=2
+    )
+    assert message == "\n".join(
+        [
+            "Expected payment_taken with sender=testapp.Author, amount=Decimal('99.00') "
+            "to be sent exactly 2 times, but it was sent 1 time.",
+            "payment_taken was sent 2 times:",
+            "  * payment_taken send sender=testapp.Author amount=Decimal('99.00') -> no receivers",
+            "    payment_taken send sender=testapp.Author amount=Decimal('9.90') -> no receivers",
+            "  (* = matches)",
+            "All firings (2): payment_taken sender=testapp.Author x2",
+        ]
+    )
+
+
+def test_compared_values_are_shown_longer_than_in_the_tree() -> None:
+    paid_at = datetime(2025, 5, 17, 9, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    with capture_signals(hint=None) as capture:
+        payment_taken.send(sender=Author, paid_at=paid_at)
+    shown = "datetime.datetime(2025, 5, 17, 9, 30, tzinfo=zoneinfo.ZoneInfo(key='Europe/Paris'))"
+    lines = failure(capture.assert_not_sent, payment_taken, paid_at=paid_at).splitlines()
+    assert lines[0] == (
+        f"Expected payment_taken with paid_at={shown} not to be sent, but it was sent 1 time."
+    )
+    assert (
+        lines[2] == f"  * payment_taken send sender=testapp.Author paid_at={shown} -> no receivers"
     )
