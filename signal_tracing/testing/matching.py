@@ -1,7 +1,8 @@
 """What a test asks for: a signal, a sender, a receiver and keyword arguments, as a filter.
 
-Strings are resolved when the filter is built, so a typo (``"post_sav"``) is an immediate
-``ValueError`` instead of an ``assert_not_sent`` that can never fail.
+Strings are resolved when the filter is built (by :mod:`signal_tracing.naming`), so a typo
+(``"post_sav"``) is an immediate ``ValueError`` suggesting ``"post_save"``, instead of an
+``assert_not_sent`` that can never fail.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def signal_label(signal: SignalLike) -> str:
 class Sent:
     """A description of firings: ``Sent(post_save, sender=SmsCode, created=True)``.
 
-    ``signal`` is a Signal, its dotted path or its short name (``None``: any signal).
+    ``signal`` is a Signal, its dotted path, or its short name if no other loaded signal has
+    it (``None``: any signal); a name that does not resolve is a ``ValueError`` at once.
     ``sender`` is the sender object, or a string compared with the sender's label (a model
     label such as ``"sms.SmsCode"``) and with string senders. ``receiver`` (a callable or its
     dotted path) keeps firings in which that receiver ran. Keyword filters compare the sent
