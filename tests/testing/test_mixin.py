@@ -74,6 +74,15 @@ class SignalAssertionsMixinTests(SignalAssertionsMixin, TestCase):
         ):
             Author.objects.create(name="Shen Congwen")
 
+    def test_short_names_work_and_typos_are_caught_before_the_block_runs(self) -> None:
+        with self.assertSignalSent("review_posted", times=1):
+            review_posted.send(sender=Author)
+        with (
+            self.assertRaisesMessage(ValueError, "Did you mean 'review_posted'?"),
+            self.assertSignalNotSent("review_poster"),
+        ):
+            self.fail("the block must not run")
+
     def test_the_block_raising_is_not_hidden_by_a_failed_check(self) -> None:
         with self.assertRaises(ZeroDivisionError), self.assertSignalSent(review_posted):
             1 / 0  # noqa: B018
