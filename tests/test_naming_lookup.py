@@ -81,8 +81,8 @@ def test_unknown_names_carry_suggestions_for_the_checks_to_word_their_own_way() 
     assert lookup_signal("django.db.models.signals.post_sav").suggestions == (
         "django.db.models.signals.post_save",
     )
-    assert lookup_signal("tests.testapp.signals.order_placd").suggestions == (
-        "tests.testapp.signals.order_placed",
+    assert lookup_signal("tests.testapp.signals.order_placd").suggestions[0] == (
+        "tests.testapp.signals.order_placed"
     )
 
 
