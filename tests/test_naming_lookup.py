@@ -121,5 +121,14 @@ def test_a_lazy_object_given_as_a_signal_is_refused_without_being_evaluated() ->
         resolve_receiver_name(SimpleLazyObject(_evaluated))
 
 
+def test_a_receiver_path_in_a_module_that_is_not_imported_says_what_to_pass() -> None:
+    with pytest.raises(ValueError, match="nowhere") as error:
+        resolve_receiver_name("nowhere.receivers.ring")
+    assert str(error.value) == (
+        "'nowhere.receivers.ring' is not a callable in an imported module. Pass the receiver "
+        "itself, or its dotted path such as 'sms.receivers.send_sms_code'."
+    )
+
+
 def test_signal_objects_pass_through() -> None:
     assert resolve_signal(order_placed) is order_placed

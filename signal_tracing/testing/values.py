@@ -114,7 +114,7 @@ def _enum_member(value: enum.Enum) -> str:
     # Read statically: an enum of the application's may define properties and __repr__.
     name = inspect.getattr_static(value, "_name_", None)
     value_type = type(value)
-    if type(name) is not str:  # a combination of flags
+    if type(name) is not str:  # an empty Flag value has no name
         return f"<{_type_path(value_type)}>"
     return f"{value_type.__qualname__}.{name}"
 

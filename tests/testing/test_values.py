@@ -44,6 +44,11 @@ class Colour(enum.Enum):
     __str__ = explode
 
 
+class Access(enum.Flag):
+    READ = 1
+    WRITE = 2
+
+
 class AppZone(datetime.tzinfo):
     """A time zone of the application's: repr() of a datetime would call its __repr__."""
 
@@ -80,6 +85,8 @@ ORDINARY: list[tuple[object, str]] = [
     (mark_safe("<b>"), "'<b>'"),
     (mock.ANY, "<ANY>"),
     (Size.LARGE, "Size.LARGE"),
+    (Access.READ | Access.WRITE, "Access.READ|WRITE"),
+    (Access(0), "<tests.testing.test_values.Access>"),
 ]
 
 APPLICATIONS: list[tuple[object, str]] = [
