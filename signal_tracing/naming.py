@@ -332,14 +332,16 @@ def find_loaded(dotted_path: str) -> object | None:
     return None
 
 
-def _did_you_mean(suggestions: Sequence[str]) -> str:
+def did_you_mean(suggestions: Sequence[str]) -> str:
+    """Return ``Did you mean 'a', 'b' or 'c'?`` (for any misspelt name: settings keys too)."""
     quoted = [repr(suggestion) for suggestion in suggestions]
     if len(quoted) > 1:
         quoted[-2:] = [f"{quoted[-2]} or {quoted[-1]}"]
     return f"Did you mean {', '.join(quoted)}?"
 
 
-def _close(word: str, possibilities: Iterable[str]) -> list[str]:
+def close_matches(word: str, possibilities: Iterable[str]) -> list[str]:
+    """Return up to ``MAX_SUGGESTIONS`` of ``possibilities`` close to ``word``, best first."""
     return difflib.get_close_matches(
         word, sorted(set(possibilities)), n=MAX_SUGGESTIONS, cutoff=SUGGESTION_CUTOFF
     )
@@ -369,7 +371,7 @@ class SignalLookup(NamedTuple):
             )
         head = f"No loaded signal is called {self.name!r}."
         if self.suggestions:
-            return f"{head} {_did_you_mean(self.suggestions)}"
+            return f"{head} {did_you_mean(self.suggestions)}"
         if self.not_imported is not None:
             return (
                 f"{head} Nothing called {self.not_imported!r} is imported, and names are "
@@ -384,7 +386,7 @@ def _path_suggestions(dotted_path: str, known: Sequence[tuple[SignalName, Signal
     # call every signal of the same module close.
     module_path, _dot, short_name = dotted_path.rpartition(".")
     names = [short_name] if any(name.name == short_name for name, _signal in known) else []
-    names = names or _close(short_name, (name.name for name, _signal in known))
+    names = names or close_matches(short_name, (name.name for name, _signal in known))
     in_module_first = sorted(
         (name for name, _signal in known),
         key=lambda name: name.path.rpartition(".")[0] != module_path,
@@ -419,7 +421,7 @@ def lookup_signal(name: str) -> SignalLookup:
         return SignalLookup(name, matches[0][1])
     if matches:
         return SignalLookup(name, None, candidates=tuple(sorted(n.path for n, _s in matches)))
-    suggestions = _close(name, (signal_name.name for signal_name, _signal in known))
+    suggestions = close_matches(name, (signal_name.name for signal_name, _signal in known))
     return SignalLookup(name, None, suggestions=tuple(suggestions))
 
 
@@ -460,7 +462,7 @@ def _receiver_suggestions(dotted_path: str) -> list[str]:
         for member_name, member in list(vars(owner).items())
         if callable(_unwrapped(member)) and not member_name.startswith("__")
     ]
-    return [f"{owner_path}.{member_name}" for member_name in _close(attribute, names)]
+    return [f"{owner_path}.{member_name}" for member_name in close_matches(attribute, names)]
 
 
 def resolve_receiver_name(receiver: Callable[..., Any] | str) -> str:
@@ -475,7 +477,7 @@ def resolve_receiver_name(receiver: Callable[..., Any] | str) -> str:
         if found is None or not callable(found):
             suggestions = _receiver_suggestions(cast("str", receiver))
             what_to_do = (
-                _did_you_mean(suggestions)
+                did_you_mean(suggestions)
                 if suggestions
                 else "Pass the receiver itself, or its dotted path such as "
                 "'sms.receivers.send_sms_code'."

@@ -18,6 +18,8 @@ from django.utils.functional import SimpleLazyObject
 
 from signal_tracing.naming import (
     SignalLookup,
+    close_matches,
+    did_you_mean,
     find_loaded,
     lookup_signal,
     resolve_receiver_name,
@@ -132,3 +134,10 @@ def test_a_receiver_path_in_a_module_that_is_not_imported_says_what_to_pass() ->
 
 def test_signal_objects_pass_through() -> None:
     assert resolve_signal(order_placed) is order_placed
+
+
+def test_did_you_mean_serves_any_misspelt_name() -> None:
+    assert close_matches("ENABLD", ["EXPORTER", "ENABLED", "POLICIES"]) == ["ENABLED"]
+    assert close_matches("zzz", ["ENABLED"]) == []
+    assert did_you_mean(["ENABLED"]) == "Did you mean 'ENABLED'?"
+    assert did_you_mean(["a", "b", "c"]) == "Did you mean 'a', 'b' or 'c'?"
