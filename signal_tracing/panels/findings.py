@@ -1,4 +1,5 @@
-"""Warnings worth a developer's attention: re-entrancy, slow or failing receivers, floods.
+"""Warnings worth a developer's attention: re-entrancy, slow or failing receivers, floods,
+dropped spans and firings past the recording limit.
 
 Each finding is a plain JSON value; the template turns its ``kind`` into a sentence, so
 stored snapshots render in whatever language the toolbar uses when they are viewed.
@@ -14,7 +15,8 @@ from signal_tracing.panels.timeline import location
 from signal_tracing.records import DispatchRecord, Outcome
 
 #: Signals that fire once per model instance built: a page that builds thousands of
-#: instances is usually loading more rows than it shows.
+#: instances is usually loading more rows than it shows. Only models with a pre_init or
+#: post_init receiver are seen: without one, Django skips both before the tracer runs.
 INIT_SIGNAL_PATHS = frozenset(
     {"django.db.models.signals.pre_init", "django.db.models.signals.post_init"}
 )

@@ -91,7 +91,7 @@ class SignalTracingPanel(Panel):
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
         config = effective_config()
         # What the toolbar's Signals panel lists, so that this panel can replace it.
-        connections = read_connections(self.toolbar.config["EXTRA_SIGNALS"])
+        connections = read_connections(self.toolbar.config.get("EXTRA_SIGNALS", ()))
         active = self._recording
         if active is None or not self._tracing:
             self._record(empty_stats(config, tracing=False, connections=connections))
