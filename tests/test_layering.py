@@ -33,12 +33,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("apps",),
 ]
 
-#: Cycles through type-only imports that another owner is removing (testingapi: the test
-#: API's name resolution moves to naming.py). Delete an entry once its cycle is gone.
-KNOWN_TYPE_ONLY_CYCLES: set[frozenset[str]] = {
-    frozenset({"signal_tracing.testing.firing", "signal_tracing.testing.matching"}),
-}
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
@@ -158,7 +152,7 @@ def test_no_import_cycles() -> None:
         - {name}
         for name in MODULES
     }
-    assert find_cycles(graph) - KNOWN_TYPE_ONLY_CYCLES == set()
+    assert find_cycles(graph) == set()
 
 
 def test_the_cycle_check_finds_a_loop() -> None:

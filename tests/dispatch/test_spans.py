@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import signal_tracing
 from signal_tracing import state
 from signal_tracing.recording import recording
-from signal_tracing.testing.spans import render_spans
+from signal_tracing.testing import render_spans
 from tests.dispatch import receivers
 from tests.dispatch.receivers import (
     Boom,
