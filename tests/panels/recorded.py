@@ -11,7 +11,12 @@ from signal_tracing.panels.stats import PanelStats, build_stats
 
 
 def recorded(action: Callable[[], object], **config: Any) -> PanelStats:
-    """Run ``action`` inside a recording and return the stats the panel would store."""
+    """Run ``action`` inside a recording and return the stats the panel would store.
+
+    Slow-receiver warnings are off unless asked for: on a busy machine any receiver may take
+    20 ms, and the tests count warnings exactly.
+    """
+    config.setdefault("slow_receiver_ms", 0)
     with recording.recording() as active:
         action()
     return build_stats(active, Config(**config))

@@ -83,7 +83,8 @@ def test_firings_past_the_recording_limit_count_in_the_totals(
             order_paid.send(sender=sender)
     finally:
         recording.stop(active, token)
-    stats = build_stats(active, Config())
+    # No slow-receiver warning on a busy machine: the one finding is the limit's.
+    stats = build_stats(active, Config(slow_receiver_ms=0))
     # Kept: order_paid and stock_low from "shop", order_paid from "outlet"; then only counted.
     assert (stats["firings"], stats["firings_not_recorded"], stats["receiver_calls"]) == (6, 3, 3)
     assert [
