@@ -31,6 +31,9 @@ def open_panel(page: Page) -> Locator:
     page.locator("#djdt-SignalTracingPanel a").click()
     panel = page.locator(PANEL)
     expect(panel.locator(".djdt-st")).to_be_visible()
+    # The panel's stylesheet is linked from its content and loads after it: wait until it
+    # applies, so that what is checked and photographed is what a person sees.
+    expect(panel.locator(".djdt-st-headline li").first).to_have_css("display", "inline-block")
     return panel
 
 
