@@ -8,6 +8,8 @@ Two jobs, each switched on by an environment variable the runner sets:
   way in traced and untraced runs, so the two files can be diffed.
 - ``SUITES_TRACE=instrument``: call ``signal_tracing.instrument()`` with a real SDK provider
   (``counting_provider``) before anything else runs, as ``opentelemetry-instrument`` would.
+- ``SUITES_TRACE=global``: only make the counting provider the global one (``app`` mode:
+  ``"signal_tracing"`` in ``INSTALLED_APPS`` instruments with it from ``ready()``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,28 @@ def _record_unittest_outcomes(path: str) -> None:
     result_class.addSubTest = addSubTest  # type: ignore[method-assign]
 
 
+def _reinstrument_after_first_setup() -> None:
+    """Call ``instrument()`` again right after the first ``django.setup()``, then unwrap.
+
+    Tracing started before ``django.test`` was imported, so Django's test cases are not
+    wrapped for test spans yet (the ``manage.py test`` command wrapper would do it; a
+    ``runtests.py`` script has none). A project calling ``instrument()`` from its settings or
+    test script does the same. ``django.setup`` is put back untouched at once.
+    """
+    import django
+
+    original = django.setup
+
+    def setup(*args: object, **kwargs: object) -> None:
+        django.setup = original
+        original(*args, **kwargs)
+        import signal_tracing
+
+        signal_tracing.instrument()
+
+    django.setup = setup
+
+
 if os.environ.get("SUITES_OUTCOMES"):
     _record_unittest_outcomes(os.environ["SUITES_OUTCOMES"])
 
@@ -64,6 +88,7 @@ if os.environ.get("SUITES_TRACE") == "instrument":
     import signal_tracing
 
     signal_tracing.instrument(tracer_provider=counting_provider.provider())
+    _reinstrument_after_first_setup()
 elif os.environ.get("SUITES_TRACE") == "global":
     import counting_provider
 
