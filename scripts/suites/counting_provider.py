@@ -42,6 +42,13 @@ _KINDS = (
 class CountingExporter(SpanExporter):
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.reset()
+        # A forked worker starts with a copy of the parent's totals: without this, spans the
+        # parent exported before the fork are counted again in every worker's file.
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.lock = threading.Lock()
         self.total = 0
         self.kinds: Counter[str] = Counter()
         self.errors = 0

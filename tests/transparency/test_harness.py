@@ -100,6 +100,7 @@ def test_spans_of_forked_pool_workers_are_counted(tmp_path: Path) -> None:
         if __name__ == "__main__":
             with tracer.start_as_current_span("parent span"):
                 pass
+            counting_provider.provider().force_flush()  # exported before the fork
             with multiprocessing.get_context("fork").Pool(2) as pool:
                 assert sum(pool.map(work, [3, 4])) == 7
                 pool.close()
