@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 import signal_tracing
 from signal_tracing.instrumentation import apply_settings
-from signal_tracing.testing.spans import CollectedSpans, collect_spans
+from signal_tracing.testing.collected_spans import CollectedSpans, collect_spans
 
 T = TypeVar("T")
 

@@ -1,7 +1,8 @@
-"""Tests of Django's own suite that fail only with tracing on, reduced to their essence.
+"""Tests of Django's own suite that failed only with tracing on, reduced to their essence.
 
-Each was found by ``scripts/thirdparty-suites django`` (docs/transparency.md). While the bug is
-open the test is a strict xfail, so the fix turns it into a plain pass.
+Each was found by ``scripts/thirdparty-suites django`` (docs/transparency.md). While a bug is
+open its test is a strict xfail, so the fix turns it into a plain pass; then it stays as a
+regression test. (The general frame-count contract is tests/dispatch/test_frames.py.)
 """
 
 from __future__ import annotations
@@ -25,15 +26,10 @@ def complex_setting() -> Iterator[str]:
 
 
 # Django: settings_tests.tests.TestComplexSettingOverride.test_complex_override_warning
-# (5.2 and 6.1, modes instrument and app). Django's complex_setting_changed receiver warns with
-# stacklevel=5, "considering the current implementation of the signals framework", to blame
-# the line holding override_settings(); traced, the extra frame in _dispatch (see
-# test_receiver_frames.py) makes it blame django/test/utils.py.
-@pytest.mark.xfail(
-    strict=True,
-    reason="receivers run one frame deeper traced (_dispatch.send -> _send_traced), so "
-    "Django's stacklevel=5 warning points into django/test/utils.py",
-)
+# (5.2 and 6.1, modes instrument and app, before e5634de). Django's complex_setting_changed
+# receiver warns with stacklevel=5, "considering the current implementation of the signals
+# framework", to blame the line holding override_settings(); an extra frame in _dispatch
+# (send -> _send_traced -> receiver) made it blame django/test/utils.py.
 def test_complex_override_warning_points_at_the_override_settings_line(
     complex_setting: str,
 ) -> None:
