@@ -65,8 +65,11 @@ def threaded_load(
     *,
     deadline_seconds: float,
     timeout: float = 10.0,
+    keep_alive: bool = True,
 ) -> Load:
-    """One thread per list of (number, path), each on its own keep-alive connection."""
+    """One thread per list of (number, path), each on its own keep-alive connection (or a
+    new connection per request: a keep-alive connection stays with one server process)."""
+    headers = {} if keep_alive else {"Connection": "close"}
     load = Load()
     deadline = time.monotonic() + deadline_seconds
 
@@ -79,9 +82,11 @@ def threaded_load(
                     continue
                 started = time.monotonic()
                 try:
-                    connection.request("GET", path)
+                    connection.request("GET", path, headers=headers)
                     response = connection.getresponse()
                     body = response.read()
+                    if not keep_alive:
+                        connection.close()
                 except (OSError, http.client.HTTPException) as error:
                     load.failed(number, error)
                     connection.close()
