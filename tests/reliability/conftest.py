@@ -7,7 +7,8 @@ reports what it measured; the figures are printed at the end of the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,22 @@ def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
 def spans_file(tmp_path: Path) -> Path:
     """Where a served site writes its spans (``RELIABILITY_SPANS_FILE``)."""
     return tmp_path / "spans.jsonl"
+
+
+def _drop(record: logging.LogRecord) -> bool:
+    return False
+
+
+@pytest.fixture
+def quiet_dispatch_log() -> Iterator[None]:
+    """Drop ``django.dispatch`` records before any handler sees them.
+
+    Django logs each ``send_robust`` failure with its exception: pytest's log capture would
+    keep the records (and through their tracebacks, receivers and senders) and format them
+    (calling ``str()`` on exceptions made to refuse it). Django does both with or without
+    tracing; the probes are about the tracer.
+    """
+    dispatch_logger = logging.getLogger("django.dispatch")
+    dispatch_logger.addFilter(_drop)
+    yield
+    dispatch_logger.removeFilter(_drop)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import time
 import weakref
 from collections.abc import Iterator
@@ -71,24 +70,10 @@ def fire_every_way(
 
 
 @pytest.fixture
-def traced() -> Iterator[CollectedSpans]:
-    """Spans exported to memory, and a recording active as the panel's is.
-
-    Django logs each robust failure with its exception; pytest's log capture would keep
-    those records (and through their tracebacks, every receiver and sender) for the report,
-    so they are filtered out before any handler sees them.
-    """
-    dispatch_logger = logging.getLogger("django.dispatch")
-    dispatch_logger.addFilter(_drop)
-    try:
-        with collect_spans() as spans, recording():
-            yield spans
-    finally:
-        dispatch_logger.removeFilter(_drop)
-
-
-def _drop(record: logging.LogRecord) -> bool:
-    return False
+def traced(quiet_dispatch_log: None) -> Iterator[CollectedSpans]:
+    """Spans exported to memory, and a recording active as the panel's is."""
+    with collect_spans() as spans, recording():
+        yield spans
 
 
 def dead(*references: weakref.ref[Any]) -> bool:
