@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import tracemalloc
 from typing import Any
 
 from django.dispatch import Signal
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from opentelemetry import trace
 
 #: Sent FLOOD times (or ``?count=``) by :func:`flood`; one receiver.
 flooded = Signal()
@@ -39,3 +41,31 @@ def flood(request: HttpRequest) -> JsonResponse:
                 break
     held = tracemalloc.get_traced_memory()[0] - before
     return JsonResponse({"sent": sent, "held": held})
+
+
+class MidRequest:
+    """Lets a test act while a request is inside :func:`paused` (each wait bounded)."""
+
+    inside = threading.Event()
+    resume = threading.Event()
+    timeout = 10.0
+
+
+def paused(request: HttpRequest) -> HttpResponse:
+    """Starts an application span, then waits until the test has done its part."""
+    with _tracer(request).start_as_current_span("application work"):
+        MidRequest.inside.set()
+        if not MidRequest.resume.wait(MidRequest.timeout):
+            return HttpResponse("the test never resumed the request", status=500)
+    return HttpResponse("resumed")
+
+
+def user_work(request: HttpRequest) -> HttpResponse:
+    with _tracer(request).start_as_current_span("application work"):
+        return HttpResponse("worked")
+
+
+def _tracer(request: HttpRequest) -> trace.Tracer:
+    """The application's tracer: the test's provider when it passes one in the environ."""
+    tracer = request.META.get("reliability.tracer")
+    return tracer if tracer is not None else trace.get_tracer("reliability.application")
