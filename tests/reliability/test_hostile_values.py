@@ -20,7 +20,7 @@ from django.dispatch import Signal
 from django.test.signals import setting_changed
 from opentelemetry.sdk.trace import ReadableSpan
 
-from signal_tracing.testing.spans import CollectedSpans, collect_spans
+from signal_tracing.testing import CollectedSpans, collect_spans
 from tests.reliability.hostile import (
     SLOW_SECONDS,
     LazyFactory,

@@ -19,7 +19,7 @@ import pytest
 from django.dispatch import Signal
 
 from signal_tracing.recording import recording
-from signal_tracing.testing.spans import CollectedSpans, collect_spans
+from signal_tracing.testing import CollectedSpans, collect_spans
 
 ROUNDS = 50
 SIGNALS = 20
