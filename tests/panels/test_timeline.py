@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 
 from signal_tracing import recording
 from signal_tracing.panels import timeline
-from signal_tracing.panels.timeline import MIN_BAR_PCT, Window, short_path
+from signal_tracing.panels.timeline import MIN_BAR_PCT, Window
 from tests.panels.orders import (
     audit,
     count_stock,
@@ -120,11 +120,3 @@ def test_bars_are_percentages_of_the_window_and_never_vanish() -> None:
     assert window.bar(6_000_000, 50_000_000) == (50.0, 50.0)
     assert Window(5, 5).bar(5, 0) == (0.0, 0.0)
     assert window.offset_ms(3_500_000) == 2.5
-
-
-def test_short_paths_are_relative_to_the_longest_import_root() -> None:
-    roots = ["/srv/app", "/srv/app/src", ""]
-    assert short_path("/srv/app/src/shop/receivers.py", roots) == "shop/receivers.py"
-    assert short_path("/srv/app/manage.py", roots) == "manage.py"
-    assert short_path("/opt/elsewhere/x.py", roots) == "/opt/elsewhere/x.py"
-    assert short_path(None, roots) == ""
