@@ -1,7 +1,7 @@
 """The whole test matrix, lint, types and docs: ``nox`` runs it all, ``nox -l`` lists it.
 
-``./scripts/test`` runs the part CI runs (lint, mypy, docs, the oldest and newest
-Django/Python pairs, coverage, PostgreSQL) on a fresh machine; ``nox`` runs every pair.
+``./scripts/test`` runs the part CI runs (lint, mypy, docs, packaging, each Django with one
+Python, PostgreSQL, coverage) on a fresh machine; ``nox`` runs every pair.
 Interpreters come from pyenv (``$(pyenv root)/versions/<x.y.z>``) when it has them, else from
 the PATH, so ``nox`` works both here and on a machine with system Pythons.
 """
