@@ -8,11 +8,13 @@ test client shows where each span lands.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.docs.django_instrumentation import installed_apart
 from tests.docs.markdown import settings_snippets
 from tests.docs.project import FreshProject
 
@@ -27,7 +29,10 @@ REQUEST_STARTED = "request_started django.db.reset_queries"
 
 @pytest.fixture
 def project(tmp_path: Path) -> FreshProject:
-    project = FreshProject.create(tmp_path / "project")
+    root = tmp_path / "project"
+    project = FreshProject.create(
+        root, PYTHONPATH=os.pathsep.join(map(str, (root, installed_apart())))
+    )
     project.append_settings(*settings_snippets(PAGE, "Add the app"))
     migrated = project.manage("migrate", "-v0")  # the login page reads the session table
     assert migrated.returncode == 0, migrated.stderr
