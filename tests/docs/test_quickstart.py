@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import textwrap
 from importlib.metadata import metadata
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import pytest
 from tests.collector.rotel import running_rotel
 from tests.docs.markdown import ROOT, blocks_in, page, settings_snippets
 from tests.docs.project import FreshProject
+
+pytest_plugins = ["pytester"]
 
 VISIT = Path(__file__).with_name("visit.py")
 
@@ -121,3 +124,24 @@ def test_every_extra_the_docs_install_exists() -> None:
 
     assert named, "no page installs an extra?"
     assert {(name, extra) for name, extra in named if extra not in extras} == set()
+
+
+def test_the_quick_start_s_tests_pass_on_the_example_site(pytester: pytest.Pytester) -> None:
+    # The page's blocks read as one test module: the later ones use the first one's imports.
+    module = "\n\n".join(blocks_in("docs/quickstart.md", "3. In tests", language="python"))
+    pytester.makeini(
+        textwrap.dedent(
+            f"""
+            [pytest]
+            DJANGO_SETTINGS_MODULE = tests.settings
+            pythonpath = {ROOT} {ROOT / "example_site"}
+            addopts = -p no:cacheprovider -p no:cov
+            filterwarnings = error
+            """
+        )
+    )
+    pytester.makepyfile(test_quickstart=module)
+
+    result = pytester.runpytest_subprocess()
+
+    result.assert_outcomes(passed=len(re.findall(r"^def test_", module, re.MULTILINE)))
