@@ -35,6 +35,9 @@ RUFF = "ruff==0.17.6"  # one formatter version for everyone: its output changes 
 
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_venv = "yes"
+# uv makes and fills a session's environment in seconds where pip takes a minute or more;
+# scripts/test installs it with nox. Without uv, nox falls back to virtualenv and pip.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "mypy", "docs", "packaging", "tests", "postgres", "coverage"]
 
 
@@ -76,8 +79,9 @@ _expose_pyenv_interpreters()
 
 
 def _install(session: nox.Session, django_pin: str, *extras: str) -> None:
-    # One resolve, so pip picks every dependency compatible with the pinned Django.
-    session.install("-e", f".[{','.join(('dev', *extras))}]", django_pin)
+    # One resolve, so every dependency is compatible with the pinned Django. pip itself too:
+    # uv's environments have none, and test harnesses install helpers with `python -m pip`.
+    session.install("-e", f".[{','.join(('dev', *extras))}]", django_pin, "pip")
 
 
 def _pytest(session: nox.Session, coverage_name: str, *args: str) -> None:
