@@ -153,7 +153,7 @@ def packaging(session: nox.Session) -> None:
     tools), with the extras a user installs; ``tests/packaging/smoke.py`` then serves the
     example site against it, so a template or static file left out of the wheel fails here.
     """
-    session.install("build>=1.2", "twine>=6.1")
+    session.install("build>=1.2", "twine>=6.1", "uv")
     with tempfile.TemporaryDirectory(prefix="signal-tracing-packaging-") as workdir:
         dist = Path(workdir) / "dist"
         # build makes the sdist, then the wheel from the sdist: what the sdist lacks, the
@@ -162,11 +162,11 @@ def packaging(session: nox.Session) -> None:
         session.run("twine", "check", "--strict", *sorted(map(str, dist.iterdir())))
         [wheel] = dist.glob("*.whl")
         venv = Path(workdir) / "venv"
-        session.run("python", "-m", "venv", str(venv))
         python = str(venv / "bin" / "python")
         session.run(
-            python, "-m", "pip", "install", "--quiet", f"{wheel}[otlp,toolbar]", external=True
+            "uv", "venv", "--quiet", "--python", str(Path(session.bin, "python")), str(venv)
         )
+        session.run("uv", "pip", "install", "--quiet", "--python", python, f"{wheel}[otlp,toolbar]")
         session.run(python, str(ROOT / "tests" / "packaging" / "smoke.py"), external=True)
 
 
