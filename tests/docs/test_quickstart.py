@@ -46,11 +46,14 @@ def succeeded(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedP
     return result
 
 
-def visit(project: FreshProject) -> dict[str, Any]:
-    outcome: dict[str, Any] = json.loads(succeeded(project.run(str(VISIT))).stdout)
+def visit(project: FreshProject) -> tuple[str, str]:
+    """Load a page with the toolbar; return our panel's content and the process's stderr."""
+    visited = succeeded(project.run(str(VISIT)))
+    outcome: dict[str, Any] = json.loads(visited.stdout)
     assert (outcome["status"], outcome["toolbar"], outcome["panel_in_toolbar"]) == (200, True, True)
     assert outcome["panel"]["status"] == 200
-    return outcome
+    content: str = outcome["panel"]["content"]
+    return content, visited.stderr
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
@@ -62,13 +65,12 @@ def test_the_first_step_works_in_a_fresh_project_with_nothing_else_running(
 
     checked = succeeded(project.manage("check"))
     migrated = succeeded(project.manage("migrate", "-v0"))
-    visited = succeeded(project.run(str(VISIT)))
+    panel, visit_errors = visit(project)
     mapped = succeeded(project.manage("signal_map"))
 
     # Nothing on stderr: no error, no warning, no exporter complaining about a missing collector.
-    assert [checked.stderr, migrated.stderr, visited.stderr, mapped.stderr] == ["", "", "", ""]
+    assert [checked.stderr, migrated.stderr, visit_errors, mapped.stderr] == ["", "", "", ""]
     assert "System check identified no issues" in checked.stdout
-    panel = json.loads(visited.stdout)["panel"]["content"]
     # The toolbar's own Templates panel receives template_rendered: the defaults were kept,
     # and our panel recorded the firing.
     assert "django.test.signals.template_rendered" in panel
@@ -88,7 +90,7 @@ def test_the_jaeger_step_sends_the_fresh_project_s_traces_to_a_collector(
         # Jaeger's OTLP/HTTP port may be taken on this machine: the collector's own port.
         project.environment.update(collector.environment("http/protobuf"))
         succeeded(project.manage("migrate", "-v0"))
-        panel = visit(project)["panel"]["content"]
+        panel, _errors = visit(project)
         spans = collector.wait_for_spans(
             lambda received: any(span["name"] == REQUEST_SPAN for span in received)
         )
