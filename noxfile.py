@@ -234,8 +234,10 @@ def _postgres_server(session: nox.Session) -> Iterator[str]:
 
 @nox.session(python=NEWEST[0])
 def postgres(session: nox.Session) -> None:
-    """The test suite against a real PostgreSQL server started for the run (less the tests
-    that bring their own SQLite database)."""
+    """The test suite against a real PostgreSQL server started for the run.
+
+    The tests that bring their own SQLite database are left to the other legs.
+    """
     _install(session, DJANGO[NEWEST[1]][0], "postgres")
     with _postgres_server(session) as database_url:
         session.env["DATABASE_URL"] = database_url
