@@ -1,7 +1,7 @@
 """The whole test matrix, lint, types and docs: ``nox`` runs it all, ``nox -l`` lists it.
 
 ``./scripts/test`` runs the part CI runs (lint, mypy, docs, packaging, each Django with one
-Python, PostgreSQL, coverage) on a fresh machine; ``nox`` runs every pair.
+Python, PostgreSQL, reliability, coverage) on a fresh machine; ``nox`` runs every pair.
 Interpreters come from pyenv (``$(pyenv root)/versions/<x.y.z>``) when it has them, else from
 the PATH, so ``nox`` works both here and on a machine with system Pythons.
 """
@@ -38,7 +38,16 @@ nox.options.reuse_venv = "yes"
 # uv makes and fills a session's environment in seconds where pip takes a minute or more;
 # scripts/test installs it with nox. Without uv, nox falls back to virtualenv and pip.
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "mypy", "docs", "packaging", "tests", "postgres", "coverage"]
+nox.options.sessions = [
+    "lint",
+    "mypy",
+    "docs",
+    "packaging",
+    "tests",
+    "postgres",
+    "reliability",
+    "coverage",
+]
 
 
 def _pyenv_roots() -> list[Path]:
@@ -168,6 +177,13 @@ def packaging(session: nox.Session) -> None:
         )
         session.run("uv", "pip", "install", "--quiet", "--python", python, f"{wheel}[otlp,toolbar]")
         session.run(python, str(ROOT / "tests" / "packaging" / "smoke.py"), external=True)
+
+
+@nox.session(python=NEWEST[0])
+def reliability(session: nox.Session) -> None:
+    """Load, fault and hostile-input probes: real servers and collector (tests/reliability)."""
+    _install(session, DJANGO[NEWEST[1]][0], "reliability")
+    session.run("pytest", "tests/reliability", *session.posargs)
 
 
 def _postgres_binaries() -> Path | None:
