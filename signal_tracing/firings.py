@@ -20,7 +20,7 @@ from django.dispatch import Signal
 from opentelemetry.trace import Span
 
 from signal_tracing import attributes as attrs
-from signal_tracing import spans
+from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
 from signal_tracing.conf import Config
 from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry, sender_label
@@ -157,7 +157,11 @@ def route(signal: Signal, sender: Any) -> tuple[int, _SignalInfo | None, str, bo
         info = signal_info(signal)
         recordings = active_recordings.get()
         emitter = state.emitter
-        if state.captures and any(recording.everything for recording in recordings):
+        # A test capture records every firing in full, and receiver coverage counts every
+        # receiver call: both hold a capture, so this costs nothing while neither is active.
+        if state.captures and (
+            call_counts.active is not None or any(recording.everything for recording in recordings)
+        ):
             label, excluded = _sender_facts(info, sender)
             spans_wanted = (
                 emitter is not None
@@ -282,6 +286,9 @@ class Firing(Node):
             return None
         try:
             fact = self.facts[index]
+            counts = call_counts.active
+            if counts is not None:  # receiver coverage: excluded receivers count too
+                counts.add(self.record.signal_path, fact.identity)
             if fact.excluded:
                 return None
             is_async = index >= self.sync_count
@@ -466,8 +473,11 @@ def start(
             template is not None
             and matches_any(template_name(template) or "", config.exclude_templates)
         ):
-            # Hidden (the toolbar's own work, say): only a test capture still wants it.
-            if not any(recording.everything for recording in recordings):
+            # Hidden (the toolbar's own work, say): only a test capture or receiver coverage
+            # still wants it.
+            if call_counts.active is None and not any(
+                recording.everything for recording in recordings
+            ):
                 return _NULL
             spans_wanted = False
         parent = current_node.get()
