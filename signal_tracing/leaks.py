@@ -157,7 +157,8 @@ def _discover_signals() -> None:
         _discovery_done = True
 
 
-def _watched_signals(*snapshots: ConnectionSnapshot) -> dict[int, Signal]:
+def known_signals(*snapshots: ConnectionSnapshot) -> dict[int, Signal]:
+    """Return the signals watched for leaks (and those in ``snapshots``), by id."""
     _discover_signals()
     signals = {id(signal): signal for _name, signal in registry.known_signals()}
     for signal in list(_discovered):
@@ -178,7 +179,7 @@ def take_snapshot() -> ConnectionSnapshot:
     """
     signals = {
         signal_id: (weakref.ref(signal), _connections(signal))
-        for signal_id, signal in _watched_signals().items()
+        for signal_id, signal in known_signals().items()
     }
     return ConnectionSnapshot(signals, frozenset(sys.modules))
 
@@ -227,7 +228,7 @@ def find_leaks(before: ConnectionSnapshot, *, ignore: Iterable[str] = ()) -> lis
     are never reported. See the module's docstring for what else is not reported.
     """
     patterns = tuple(ignore)
-    signals = _watched_signals(before)
+    signals = known_signals(before)
     found = _new_connections(before, signals)
     if any(isinstance(entry.receiver, weakref.ReferenceType) for _s, entry, _r in found):
         # A weak receiver that only a reference cycle keeps alive would die at the next

@@ -238,6 +238,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail every test that leaves signal receivers connected "
         "(as if marked signal_no_leaks)",
     )
+    group.addoption(
+        "--signal-coverage",
+        action="store_true",
+        default=False,
+        help="report, at the end of the run, how many times each of the project's signal "
+        "receivers was called, and which never were",
+    )
+    group.addoption(
+        "--signal-coverage-json",
+        metavar="PATH",
+        default=None,
+        help="also write the receiver coverage report to PATH as JSON (implies --signal-coverage)",
+    )
+    group.addoption(
+        "--signal-coverage-fail-under",
+        metavar="PERCENT",
+        type=float,
+        default=None,
+        help="fail the run if less than PERCENT of the project's receivers were called "
+        "(implies --signal-coverage)",
+    )
+    group.addoption(
+        "--signal-coverage-source",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a directory of the project's own code (repeatable; default: the rootdir); "
+        "installed packages inside it are not the project's",
+    )
     parser.addini(
         "signal_no_leaks",
         "fail every test that leaves signal receivers connected (as if marked signal_no_leaks)",
@@ -253,6 +282,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if (
+        config.getoption("signal_coverage")
+        or config.getoption("signal_coverage_json") is not None
+        or config.getoption("signal_coverage_fail_under") is not None
+    ):
+        from signal_tracing.testing.pytest_coverage import ReceiverCoveragePlugin
+
+        config.pluginmanager.register(ReceiverCoveragePlugin(config), "signal_tracing_coverage")
     config.addinivalue_line(
         "markers",
         f"{LEAKS_MARKER}(check=True, ignore=()): fail the test if it leaves signal receivers "
