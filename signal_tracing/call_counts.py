@@ -23,7 +23,7 @@ MAX_RECEIVERS: Final = 10_000
 class ReceiverCallCounts:
     """How many times each receiver was called for each signal, keyed by dotted signal path."""
 
-    __slots__ = ("_lock", "calls", "dropped")
+    __slots__ = ("calls", "dropped", "lock")
 
     def __init__(self) -> None:
         self.calls: dict[tuple[str, ReceiverIdentity], int] = {}
@@ -31,12 +31,12 @@ class ReceiverCallCounts:
         self.dropped = 0
         # Receivers run in several threads (a live server, a thread pool): an increment must
         # not be lost between reading and writing the count.
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def add(self, signal_path: str, receiver: ReceiverIdentity) -> None:
         """Count one call of ``receiver`` for the signal at ``signal_path``."""
         key = (signal_path, receiver)
-        with self._lock:
+        with self.lock:
             count = self.calls.get(key)
             if count is not None:
                 self.calls[key] = count + 1

@@ -126,19 +126,30 @@ class ReceiverCoverage:
             raise
         _note_connected(self._data)
 
-    def stop(self) -> CoverageData:
-        """Stop counting; return everything seen since :meth:`start`."""
+    def collect(self) -> CoverageData:
+        """Return everything seen since :meth:`start`, and go on counting."""
         counts = self._counts
         if counts is None:
             raise RuntimeError("This receiver coverage is not running.")
+        _note_connected(self._data)
+        data = CoverageData()
+        data.merge(self._data)
+        with counts.lock:
+            calls = list(counts.calls.items())
+            dropped = counts.dropped
+        for (signal_path, identity), count in calls:
+            key = ReceiverKey(signal_path, identity.name, identity.file_path, identity.line_number)
+            data.note(key, _short_name(signal_path), count)
+        data.dropped += dropped
+        return data
+
+    def stop(self) -> CoverageData:
+        """Stop counting; return everything seen since :meth:`start`."""
+        if self._counts is None:
+            raise RuntimeError("This receiver coverage is not running.")
         try:
-            _note_connected(self._data)
+            return self.collect()
         finally:
             call_counts.stop()
             _dispatch.release_capture()
             self._counts = None
-        for (signal_path, identity), calls in counts.calls.items():
-            key = ReceiverKey(signal_path, identity.name, identity.file_path, identity.line_number)
-            self._data.note(key, _short_name(signal_path), calls)
-        self._data.dropped += counts.dropped
-        return self._data
