@@ -305,9 +305,10 @@ def _leak_check_wanted(item: pytest.Item) -> tuple[bool, list[str]]:
     if marker is not None:
         unknown = set(marker.kwargs) - {"check", "ignore"}
         if marker.args or unknown:
-            raise pytest.UsageError(
-                f"{item.nodeid}: {LEAKS_MARKER} takes the keyword arguments check= and "
-                f"ignore= only, not {', '.join(sorted(unknown)) or repr(marker.args)}."
+            pytest.fail(
+                f"{LEAKS_MARKER} takes the keyword arguments check= and ignore= only, "
+                f"not {', '.join(sorted(unknown)) or repr(marker.args)}.",
+                pytrace=False,
             )
         wanted = bool(marker.kwargs.get("check", True))
         ignore.extend(marker.kwargs.get("ignore", ()))
