@@ -54,7 +54,7 @@ def start() -> ReceiverCallCounts:
     """Start counting receiver calls; return the counts, which fill as receivers run.
 
     The firings must also reach the tracer's traced path: callers hold a capture
-    (``_dispatch.acquire_capture()``) for as long as they count.
+    (``instrumentation.acquire_capture()``) for as long as they count.
     """
     global active
     if active is not None:

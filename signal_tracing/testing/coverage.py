@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Final
 
-from signal_tracing import _dispatch, call_counts
+from signal_tracing import _dispatch, call_counts, instrumentation
 from signal_tracing.call_counts import ReceiverCallCounts
 from signal_tracing.leaks import known_signals
 from signal_tracing.naming import receiver_identity, registry
@@ -118,11 +118,11 @@ class ReceiverCoverage:
     def start(self) -> None:
         if self._counts is not None:
             raise RuntimeError("This receiver coverage is already running.")
-        _dispatch.acquire_capture()
+        instrumentation.acquire_capture()
         try:
             self._counts = call_counts.start()
         except BaseException:
-            _dispatch.release_capture()
+            instrumentation.release_capture()
             raise
         _note_connected(self._data)
 
@@ -151,5 +151,5 @@ class ReceiverCoverage:
             return self.collect()
         finally:
             call_counts.stop()
-            _dispatch.release_capture()
+            instrumentation.release_capture()
             self._counts = None

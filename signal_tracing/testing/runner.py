@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 
-from signal_tracing import _dispatch, call_counts
+from signal_tracing import call_counts, instrumentation
 from signal_tracing.testing.coverage import CoverageData, ReceiverCoverage
 from signal_tracing.testing.coverage_report import build_report
 
@@ -40,7 +40,7 @@ def _init_counting_worker(*args: Any, **kwargs: Any) -> None:
     if call_counts.active is not None:
         # A forked worker inherits the main process's counts: start from zero.
         call_counts.stop()
-        _dispatch.release_capture()
+        instrumentation.release_capture()
     _worker_coverage = ReceiverCoverage()
     _worker_coverage.start()
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.db.models.signals import post_init
 from django.dispatch import Signal
+from opentelemetry.sdk.trace import TracerProvider
 
-from signal_tracing import _dispatch, call_counts, firings
+from signal_tracing import _dispatch, call_counts, instrumentation
 from signal_tracing.naming import ReceiverIdentity
 from signal_tracing.records import DispatchRecord
 from signal_tracing.testing.coverage import CoverageData, ReceiverCoverage, ReceiverKey
@@ -132,17 +133,16 @@ def test_async_receivers_are_counted(coverage: ReceiverCoverage) -> None:
 def test_receivers_of_counted_signals_and_excluded_receivers_are_counted(
     coverage: ReceiverCoverage,
 ) -> None:
-    config = firings.current_config()
-    _dispatch.reconfigure(
-        dataclasses.replace(config, exclude_receivers=("tests.testing.test_coverage.*",))
+    everything_excluded = instrumentation.instrumented_with(
+        TracerProvider(), exclude_receivers=["tests.testing.test_coverage.*"]
     )
     post_init.connect(on_author_init, sender=Author)
     try:
-        Author(name="Ba Jin")
-        Author(name="Lao She")
+        with everything_excluded:
+            Author(name="Ba Jin")
+            Author(name="Lao She")
     finally:
         post_init.disconnect(on_author_init, sender=Author)
-        _dispatch.reconfigure(config)
 
     data = coverage.stop()
     post_init_key = dataclasses.replace(
