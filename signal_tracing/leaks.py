@@ -157,10 +157,27 @@ def _discover_signals() -> None:
         _discovery_done = True
 
 
+#: The module-level signals found for a set of loaded modules (most snapshots see the same).
+_module_signals: tuple[frozenset[str], tuple[weakref.ref[Signal], ...]] = (frozenset(), ())
+
+
+def _signals_of_modules(modules: frozenset[str]) -> list[Signal]:
+    global _module_signals
+    loaded_then, references = _module_signals
+    if modules != loaded_then:
+        # Only a newly imported module can hold a new module-level signal: scanning every
+        # loaded module is what a snapshot would otherwise spend most of its time on.
+        found = [signal for _name, signal in registry.known_signals()]
+        _module_signals = (modules, tuple(weakref.ref(signal) for signal in found))
+        return found
+    return [signal for signal in (reference() for reference in references) if signal is not None]
+
+
 def known_signals(*snapshots: ConnectionSnapshot) -> dict[int, Signal]:
     """Return the signals watched for leaks (and those in ``snapshots``), by id."""
     _discover_signals()
-    signals = {id(signal): signal for _name, signal in registry.known_signals()}
+    modules = frozenset(sys.modules)
+    signals = {id(signal): signal for signal in _signals_of_modules(modules)}
     for signal in list(_discovered):
         signals.setdefault(id(signal), signal)
     for snapshot in snapshots:

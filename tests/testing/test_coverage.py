@@ -19,8 +19,8 @@ from signal_tracing.records import DispatchRecord
 from signal_tracing.testing.coverage import CoverageData, ReceiverCoverage, ReceiverKey
 from tests.testapp.models import Author
 
-order_placed = Signal()
-order_paid = Signal()
+parcel_sent = Signal()
+parcel_paid = Signal()
 
 
 class Refused(Exception):
@@ -77,57 +77,57 @@ def calls(data: CoverageData, signal_name: str, receiver: Any) -> int | None:
 
 
 def test_each_receiver_is_counted_per_signal(coverage: ReceiverCoverage) -> None:
-    order_placed.connect(on_order)
-    order_paid.connect(on_order)
+    parcel_sent.connect(on_order)
+    parcel_paid.connect(on_order)
     try:
         for _ in range(3):
-            order_placed.send(sender=None)
-        order_paid.send_robust(sender=None)
+            parcel_sent.send(sender=None)
+        parcel_paid.send_robust(sender=None)
     finally:
-        order_placed.disconnect(on_order)
-        order_paid.disconnect(on_order)
+        parcel_sent.disconnect(on_order)
+        parcel_paid.disconnect(on_order)
 
     data = coverage.stop()
-    assert calls(data, "order_placed", on_order) == 3
-    assert calls(data, "order_paid", on_order) == 1
+    assert calls(data, "parcel_sent", on_order) == 3
+    assert calls(data, "parcel_paid", on_order) == 1
 
 
 def test_connected_receivers_never_called_are_listed_with_zero(
     coverage: ReceiverCoverage,
 ) -> None:
-    order_paid.connect(never_called)
+    parcel_paid.connect(never_called)
     try:
         data = coverage.stop()
     finally:
-        order_paid.disconnect(never_called)
-    assert calls(data, "order_paid", never_called) == 0
+        parcel_paid.disconnect(never_called)
+    assert calls(data, "parcel_paid", never_called) == 0
 
 
 def test_a_receiver_that_never_ran_because_an_earlier_one_raised_is_not_counted(
     coverage: ReceiverCoverage,
 ) -> None:
-    order_placed.connect(refuse)
-    order_placed.connect(after_refusal)
+    parcel_sent.connect(refuse)
+    parcel_sent.connect(after_refusal)
     try:
         with pytest.raises(Refused):
-            order_placed.send(sender=None)
+            parcel_sent.send(sender=None)
         data = coverage.stop()
     finally:
-        order_placed.disconnect(refuse)
-        order_placed.disconnect(after_refusal)
+        parcel_sent.disconnect(refuse)
+        parcel_sent.disconnect(after_refusal)
 
-    assert calls(data, "order_placed", refuse) == 1
-    assert calls(data, "order_placed", after_refusal) == 0
+    assert calls(data, "parcel_sent", refuse) == 1
+    assert calls(data, "parcel_sent", after_refusal) == 0
 
 
 def test_async_receivers_are_counted(coverage: ReceiverCoverage) -> None:
-    order_placed.connect(on_order_async)
+    parcel_sent.connect(on_order_async)
     try:
-        asyncio.run(order_placed.asend(sender=None))
-        order_placed.send(sender=None)
+        asyncio.run(parcel_sent.asend(sender=None))
+        parcel_sent.send(sender=None)
     finally:
-        order_placed.disconnect(on_order_async)
-    assert calls(coverage.stop(), "order_placed", on_order_async) == 2
+        parcel_sent.disconnect(on_order_async)
+    assert calls(coverage.stop(), "parcel_sent", on_order_async) == 2
 
 
 def test_receivers_of_counted_signals_and_excluded_receivers_are_counted(
@@ -156,17 +156,17 @@ def test_no_record_of_any_firing_is_kept(coverage: ReceiverCoverage) -> None:
         gc.collect()
         return sum(1 for obj in gc.get_objects() if type(obj) is DispatchRecord)
 
-    order_placed.connect(on_order)
+    parcel_sent.connect(on_order)
     try:
         kept_before = records()
         for _ in range(500):
-            order_placed.send(sender=None)
+            parcel_sent.send(sender=None)
         kept_after = records()
     finally:
-        order_placed.disconnect(on_order)
+        parcel_sent.disconnect(on_order)
 
     assert kept_after == kept_before
-    assert calls(coverage.stop(), "order_placed", on_order) == 500
+    assert calls(coverage.stop(), "parcel_sent", on_order) == 500
 
 
 def test_distinct_receivers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,18 +200,18 @@ def test_counting_stops_and_the_patch_comes_out() -> None:
 
 def test_coverage_data_survives_json_and_adds_up() -> None:
     first = CoverageData()
-    first.note(key("order_placed", on_order), "order_placed", 2)
-    first.note(key("order_paid", never_called), "order_paid")
+    first.note(key("parcel_sent", on_order), "parcel_sent", 2)
+    first.note(key("parcel_paid", never_called), "parcel_paid")
     second = CoverageData()
-    second.note(key("order_placed", on_order), "order_placed", 3)
+    second.note(key("parcel_sent", on_order), "parcel_sent", 3)
     second.dropped = 4
 
     merged = CoverageData.from_json(first.to_json())
     merged.merge(CoverageData.from_json(second.to_json()))
 
     assert merged.calls == {
-        key("order_placed", on_order): 5,
-        key("order_paid", never_called): 0,
+        key("parcel_sent", on_order): 5,
+        key("parcel_paid", never_called): 0,
     }
-    assert merged.signal_names["tests.testing.test_coverage.order_paid"] == "order_paid"
+    assert merged.signal_names["tests.testing.test_coverage.parcel_paid"] == "parcel_paid"
     assert merged.dropped == 4
