@@ -1,8 +1,11 @@
-"""pytest plugin (``pytest11`` entry point): fixtures over :mod:`signal_tracing.testing`.
+"""pytest plugin (``pytest11`` entry point): fixtures over :mod:`signal_tracing.testing`, the
+``signal_no_leaks`` marker (``--signal-no-leaks``, ini ``signal_no_leaks``) and receiver
+coverage (``--signal-coverage``, whose plugin object lives in ``testing.pytest_coverage``).
 
-Django and the rest of signal_tracing are imported inside the fixtures, so this plugin loads
-in every pytest run, whether or not Django is installed, configured or used by the project.
-Fixture names share the ``signal_`` prefix, the way pytest-django's share ``django_``.
+Django and the rest of signal_tracing are imported inside the fixtures and hooks, and only
+when used, so this plugin loads in every pytest run, whether or not Django is installed,
+configured or used by the project. Fixture names share the ``signal_`` prefix, the way
+pytest-django's share ``django_``.
 """
 
 from __future__ import annotations
