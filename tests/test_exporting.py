@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExportResult
 
 from signal_tracing.conf import Config
-from signal_tracing.exporting import Outcome, application_has_provider, set_up_export
+from signal_tracing.exporting import SetupOutcome, application_has_provider, set_up_export
 from signal_tracing.exporting.guard import GuardedExporter
 from signal_tracing.exporting.provider import build_provider, otlp_destination, resource
 from signal_tracing.exporting.requirements import otlp_protocol
@@ -77,17 +77,17 @@ def export_one_span(provider: TracerProvider, name: str = "post_save send") -> f
 
 
 def test_no_exporter_sets_up_nothing() -> None:
-    assert set_up_export(Config()).outcome is Outcome.NOT_ASKED
+    assert set_up_export(Config()).outcome is SetupOutcome.NOT_ASKED
 
 
 def test_disabled_tracing_sets_up_no_exporter() -> None:
-    assert set_up_export(Config(enabled=False, exporter="otlp")).outcome is Outcome.NOT_ASKED
+    assert set_up_export(Config(enabled=False, exporter="otlp")).outcome is SetupOutcome.NOT_ASKED
 
 
 def test_otel_sdk_disabled_wins_over_the_exporter_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
 
-    assert set_up_export(OTLP).outcome is Outcome.SDK_DISABLED
+    assert set_up_export(OTLP).outcome is SetupOutcome.SDK_DISABLED
 
 
 def test_unsupported_protocol_is_logged_and_nothing_is_exported(
@@ -98,7 +98,7 @@ def test_unsupported_protocol_is_logged_and_nothing_is_exported(
     with caplog.at_level(logging.WARNING, "signal_tracing.exporting"):
         setup = set_up_export(OTLP)
 
-    assert setup.outcome is Outcome.UNAVAILABLE
+    assert setup.outcome is SetupOutcome.UNAVAILABLE
     assert "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='http/json'" in caplog.text
 
 
