@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import logging
 import os
+import sys
 import threading
 from typing import Final
 
@@ -24,7 +25,7 @@ from opentelemetry import trace
 from opentelemetry.trace import ProxyTracerProvider
 
 from signal_tracing.conf import Config, Problem
-from signal_tracing.exporting import requirements
+from signal_tracing.exporting import reloader, requirements
 
 logger = logging.getLogger("signal_tracing.exporting")
 
@@ -32,6 +33,7 @@ logger = logging.getLogger("signal_tracing.exporting")
 class SetupOutcome(enum.Enum):
     NOT_ASKED = "no exporter is configured"
     SDK_DISABLED = "OTEL_SDK_DISABLED is true"
+    AUTORELOADER_PARENT = "runserver's autoreloader only watches files; its child exports"
     APPLICATION_PROVIDER = "the application's own tracer provider is used"
     UNAVAILABLE = "the exporter cannot be set up"
     CONFIGURED = "spans are exported"
@@ -92,6 +94,9 @@ def _set_up(config: Config) -> ExportSetup:
     if requirements.sdk_disabled(os.environ):
         logger.info("Not exporting spans: %s is true.", requirements.SDK_DISABLED)
         return ExportSetup(SetupOutcome.SDK_DISABLED)
+    if reloader.is_autoreloader_parent(sys.argv, os.environ):
+        logger.debug("Not exporting spans from runserver's file-watching process.")
+        return ExportSetup(SetupOutcome.AUTORELOADER_PARENT)
     if application_has_provider():
         provider = trace.get_tracer_provider()
         logger.info(
@@ -106,9 +111,9 @@ def _set_up(config: Config) -> ExportSetup:
         return ExportSetup(SetupOutcome.UNAVAILABLE, detail)
     try:
         from signal_tracing.exporting.provider import build_provider
-        from signal_tracing.exporting.shutdown import flush_on_sigterm
+        from signal_tracing.exporting.shutdown import ExitFlush, flush_on_sigterm
 
-        provider, guard, destination = build_provider(config)
+        provider, processor, guard, destination = build_provider(config)
     except Exception as error:  # a bad OTEL_* value the SDK refuses, a broken install...
         logger.warning("Not exporting spans: the exporter could not be set up.", exc_info=True)
         return ExportSetup(SetupOutcome.UNAVAILABLE, f"{type(error).__name__}: {error}")
@@ -118,8 +123,8 @@ def _set_up(config: Config) -> ExportSetup:
         return ExportSetup(
             SetupOutcome.APPLICATION_PROVIDER, tracer_provider=trace.get_tracer_provider()
         )
-    # Registered after the provider's own atexit shutdown, so it runs first (last in, first out).
-    atexit.register(guard.begin_exit)
-    flush_on_sigterm(guard.begin_exit, provider.shutdown)
+    exit_flush = ExitFlush(provider, processor, guard, config.exit_flush_timeout)
+    atexit.register(exit_flush)
+    flush_on_sigterm(exit_flush)
     logger.info("Exporting spans to %s.", destination)
     return ExportSetup(SetupOutcome.CONFIGURED, destination, provider)
