@@ -90,6 +90,7 @@ class GuardedExporter(SpanExporter):
         self.destination = destination
         self.exit_exporter = exit_exporter
         self.failing = False
+        self.retrying = False
         self.reason = ""
         self.failed_batches = 0
         self.lost_spans = 0
@@ -158,13 +159,19 @@ class GuardedExporter(SpanExporter):
     # While the process runs.
 
     def _export_running(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.retrying = False
         with self._held.holding() as attempt:
+            attempt.on_warning = self._attempt_failed
             result = _call(self.exporter, spans, attempt)
         if result is SpanExportResult.SUCCESS:
             self._succeeded(len(spans))
         else:
             self._failed(len(spans), attempt)
         return result
+
+    def _attempt_failed(self) -> None:
+        # The exporter logs a warning before it waits to retry: the collector is failing.
+        self.retrying = True
 
     def _succeeded(self, span_count: int) -> None:
         self.sent_spans += span_count
@@ -188,6 +195,7 @@ class GuardedExporter(SpanExporter):
         self.reason = attempt.reason()
         if self.deadline is not None:  # the exit's line reports it
             self.failed_at_exit = True
+            self.out_of_time = time.monotonic() >= self.deadline
             self._log(
                 logging.DEBUG,
                 "At exit, exporting %d span(s) to %s failed after %.2f s: %s",
@@ -226,11 +234,11 @@ class GuardedExporter(SpanExporter):
     def begin_exit(self, deadline: float) -> None:
         """The process is exiting: send what comes until ``deadline`` (``time.monotonic()``).
 
-        When the collector is already failing nothing more is tried, and an export waiting to
-        retry stops waiting.
+        When the collector is already failing (an export failed, or the one running is waiting
+        to retry), nothing more is tried, and an export waiting to retry stops waiting.
         """
         self.deadline = deadline
-        if self.failing:
+        if self.failing or self.retrying:
             self.failed_at_exit = True
             with self._held.holding():
                 self._shut_down()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -37,17 +38,20 @@ class Attempt:
     on_warning: Callable[[], None] | None = None
 
     def reason(self) -> str:
-        """A short reason: the innermost cause of an error, else the first message, whole."""
-        errors = [self.error] if self.error is not None else []
-        errors += [
-            arg
-            for record in self.records
-            if isinstance(record.args, tuple)
-            for arg in record.args
-            if isinstance(arg, BaseException)
+        """A short reason, whole: the innermost cause of an error (``Connection refused``), a
+        gRPC status and its details, else the exporter's first message."""
+        arguments = [
+            record.args for record in self.records if isinstance(record.args, tuple) and record.args
         ]
+        errors = [self.error] if self.error is not None else []
+        errors += [arg for args in arguments for arg in args if isinstance(arg, BaseException)]
         if errors:
             return innermost_cause(errors[0])
+        for args in arguments:
+            status = next((arg for arg in args if isinstance(arg, enum.Enum)), None)
+            if status is not None:  # the gRPC exporter logs the status code, details last
+                details = args[-1] if isinstance(args[-1], str) else ""
+                return f"{status.name}: {details}" if details else status.name
         if self.records:
             return _message(self.records[0]).rstrip(".")
         return f"no answer within {self.seconds:.1f} s"

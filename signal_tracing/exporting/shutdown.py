@@ -81,13 +81,13 @@ class ExitFlush:
         unsent = self.processor.spans_given() - guard.sent_spans - guard.reported_lost_spans
         if unsent <= 0:
             return
-        if guard.failed_at_exit:
-            reason = guard.reason
-        elif not finished or guard.out_of_time:
+        if not finished or guard.out_of_time:
             reason = (
-                f"the exit budget of {self.budget:g} s ran out "
-                f"({SETTING_NAME}['EXIT_FLUSH_TIMEOUT'])"
+                f"the exit budget of {self.budget:g} s "
+                f"({SETTING_NAME}['EXIT_FLUSH_TIMEOUT']) ran out"
             )
+        elif guard.failed_at_exit:
+            reason = guard.reason
         else:
             reason = "the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE)"
         log_at_exit(
