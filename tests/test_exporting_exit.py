@@ -10,6 +10,7 @@ without tracing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -279,6 +280,21 @@ class ReloadingServer:
         except OSError:
             return False
 
+    def change_until_restarted(self, path: Path) -> None:
+        """Touch ``path`` until the child restarts.
+
+        The reloader notices a change from its second look at a file on (it looks every
+        second); the first look may come after the server already answers.
+        """
+        for _ in range(30):
+            path.touch()
+            try:
+                wait_until(lambda: self.servers_started() == 2, 2, "runserver to restart")
+            except TimeoutError:
+                continue
+            return
+        raise AssertionError(f"runserver did not restart:\n{self.log()}")
+
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGINT)
         try:
@@ -288,24 +304,31 @@ class ReloadingServer:
             self.process.wait()
 
 
-def test_runserver_reloads_at_once_and_only_its_child_exports(tmp_path: Path) -> None:
-    env = site_environment(
-        tmp_path, **settings_module(tmp_path), OTEL_EXPORTER_OTLP_ENDPOINT=closed_port_endpoint()
-    )
-    server = ReloadingServer(tmp_path, env)
-    try:
+@pytest.mark.parametrize("collector", ["refused", "silent"])
+def test_runserver_reloads_at_once_and_only_its_child_exports(
+    collector: str, tmp_path: Path
+) -> None:
+    with contextlib.ExitStack() as stack:
+        endpoint = (
+            closed_port_endpoint()
+            if collector == "refused"
+            else stack.enter_context(silent_collector())
+        )
+        env = site_environment(
+            tmp_path, **settings_module(tmp_path), OTEL_EXPORTER_OTLP_ENDPOINT=endpoint
+        )
+        server = ReloadingServer(tmp_path, env)
+        stack.callback(server.stop)
         wait_until(server.answers, 60, "runserver to answer")
         for _ in range(5):
             assert server.answers()
         touched = time.monotonic()
-        (tmp_path / "timed_settings.py").touch()
-        wait_until(lambda: server.servers_started() == 2, 60, "runserver to restart its child")
+        server.change_until_restarted(tmp_path / "timed_settings.py")
         wait_until(server.answers, 30, "the new child to answer")
         reloaded_in = time.monotonic() - touched
         (reloaded,) = exit_clocks(tmp_path)
-    finally:
-        server.stop()
 
+    # Its spans were sent (or found unsendable) when the file changed, before it exited.
     assert reloaded["run_main"] == "true"
     assert reloaded["tracer_provider"] == "TracerProvider"
     assert reloaded["exit_seconds"] < REFUSED_EXIT_SECONDS, f"reloaded in {reloaded_in:.1f} s"
@@ -315,3 +338,41 @@ def test_runserver_reloads_at_once_and_only_its_child_exports(tmp_path: Path) ->
     assert log.count("Exporting spans to") == 2, log  # once per child, none from the watcher
     assert "Traceback" not in log
     assert "Logging error" not in log
+
+
+@pytest.mark.collector
+def test_a_template_change_sends_the_spans_and_exporting_goes_on(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "unused.html").write_text("<p>unused</p>")
+    with running_rotel(tmp_path) as rotel, contextlib.ExitStack() as stack:
+        env = site_environment(
+            tmp_path,
+            **settings_module(tmp_path, f'TEMPLATES[0]["DIRS"].append({str(templates)!r})'),
+            **rotel.environment("http/protobuf"),
+            OTEL_BSP_SCHEDULE_DELAY="600000",  # no export but the ones this test causes
+        )
+        server = ReloadingServer(tmp_path, env)
+        stack.callback(server.stop)
+        wait_until(server.answers, 60, "runserver to answer")
+        # Templates are reloaded in place, without a restart. As in change_until_restarted,
+        # the first touch may come before the reloader's first look.
+        for _ in range(30):
+            (templates / "unused.html").touch()
+            with contextlib.suppress(AssertionError):
+                before = rotel.wait_for_spans(lambda spans: bool(requests_of(spans)), 2)
+                break
+        else:
+            raise AssertionError(f"nothing was sent:\n{server.log()}")
+        assert server.answers()
+        server.stop()
+        # The request after the change is sent at exit: exporting went on as before.
+        rotel.wait_for_spans(lambda spans: len(requests_of(spans)) == 2, timeout=15)
+
+    assert len(requests_of(before)) == 1
+    assert server.servers_started() == 1
+    assert "were not sent" not in server.log()
+
+
+def requests_of(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [span for span in spans if span["name"] == "request_started send"]

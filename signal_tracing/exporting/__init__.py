@@ -126,5 +126,7 @@ def _set_up(config: Config) -> ExportSetup:
     exit_flush = ExitFlush(provider, processor, guard, config.exit_flush_timeout)
     atexit.register(exit_flush)
     flush_on_sigterm(exit_flush)
+    if reloader.is_autoreloader_child(os.environ):
+        reloader.flush_before_reload(exit_flush.flush_ahead)
     logger.info("Exporting spans to %s.", destination)
     return ExportSetup(SetupOutcome.CONFIGURED, destination, provider)

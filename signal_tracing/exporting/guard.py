@@ -36,6 +36,9 @@ PROCESSOR_LOGGERS: Final = (
     "opentelemetry.sdk.trace.export",
 )
 
+#: An export that failed after this share of its timeout ran out of time.
+_TIMED_OUT: Final = 0.9
+
 #: Builds an exporter to the same destination whose export gives up after that many seconds.
 ExitExporterFactory = Callable[[float], SpanExporter]
 
@@ -96,6 +99,7 @@ class GuardedExporter(SpanExporter):
         self.lost_spans = 0
         self.sent_spans = 0
         self.reported_lost_spans = 0
+        self.send_by: float | None = None
         self.deadline: float | None = None
         self.failed_at_exit = False
         self.out_of_time = False
@@ -133,9 +137,18 @@ class GuardedExporter(SpanExporter):
         with self._idle:
             self._exporting += 1
         try:
-            if self.deadline is None:
-                return self._export_running(spans)
-            return self._export_exiting(spans, self.deadline)
+            if self.deadline is not None:
+                return self._export_exiting(spans, self.deadline)
+            send_by = self.send_by
+            if send_by is None:
+                result, attempt = self._send(spans)
+            elif time.monotonic() < send_by:
+                result, attempt = self._send_by(send_by, spans)
+            else:  # a flush ahead of a reload ran out of time: it must not block the reload
+                self.lost_spans += len(spans)
+                return SpanExportResult.FAILURE
+            self._record(len(spans), result, attempt)
+            return result
         finally:
             with self._idle:
                 self._exporting -= 1
@@ -158,16 +171,42 @@ class GuardedExporter(SpanExporter):
     # ----------------------------------------------------------------------------------------
     # While the process runs.
 
-    def _export_running(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def _send(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, Attempt]:
         self.retrying = False
         with self._held.holding() as attempt:
             attempt.on_warning = self._attempt_failed
-            result = _call(self.exporter, spans, attempt)
+            return _call(self.exporter, spans, attempt), attempt
+
+    def _send_by(
+        self, deadline: float, spans: Sequence[ReadableSpan]
+    ) -> tuple[SpanExportResult, Attempt]:
+        """Send through an exporter that gives up at ``deadline``, and does not retry."""
+        with self._held.holding() as attempt:
+            if self.exit_exporter is None:
+                return _call(self.exporter, spans, attempt), attempt
+            timeout = deadline - time.monotonic()
+            try:
+                exporter = self.exit_exporter(timeout)
+            except Exception as error:
+                attempt.error = error
+                return SpanExportResult.FAILURE, attempt
+            # The exporter logs a warning before it waits to retry: shut it down, and it
+            # does not wait.
+            stop = attempt.on_warning = _OneShutdown(exporter)
+            try:
+                result = _call(exporter, spans, attempt)
+            finally:
+                stop()
+            attempt.timed_out = result is not SpanExportResult.SUCCESS and (
+                attempt.seconds >= _TIMED_OUT * timeout
+            )
+            return result, attempt
+
+    def _record(self, span_count: int, result: SpanExportResult, attempt: Attempt) -> None:
         if result is SpanExportResult.SUCCESS:
-            self._succeeded(len(spans))
+            self._succeeded(span_count)
         else:
-            self._failed(len(spans), attempt)
-        return result
+            self._failed(span_count, attempt)
 
     def _attempt_failed(self) -> None:
         # The exporter logs a warning before it waits to retry: the collector is failing.
@@ -206,14 +245,7 @@ class GuardedExporter(SpanExporter):
             )
             return
         if not self.failing:
-            self.failing = True
-            logger.warning(
-                "Cannot export spans to %s: %s. The application is not affected; spans are "
-                "dropped until the collector accepts them again, which will be logged. "
-                "Repeated failures are logged at DEBUG level.",
-                self.destination,
-                self.reason,
-            )
+            self._outage_begins()
         logger.debug(
             "Exporting %d span(s) to %s failed after %.2f s: %s",
             span_count,
@@ -222,11 +254,28 @@ class GuardedExporter(SpanExporter):
             attempt.details(),
         )
 
+    def _outage_begins(self) -> None:
+        self.failing = True
+        logger.warning(
+            "Cannot export spans to %s: %s. The application is not affected; spans are "
+            "dropped until the collector accepts them again, which will be logged. "
+            "Repeated failures are logged at DEBUG level.",
+            self.destination,
+            self.reason,
+        )
+
     def _log(self, level: int, message: str, *args: object) -> None:
         if self.deadline is None:
             logger.log(level, message, *args)
         else:
             log_at_exit(logger, level, message, *args)
+
+    def no_answer_within(self, seconds: float) -> None:
+        """An export that started earlier still runs after ``seconds``: the collector does not
+        answer. Told like a failure; the export is counted when it ends."""
+        self.reason = Attempt(seconds=seconds).reason()
+        if not self.failing:
+            self._outage_begins()
 
     # ----------------------------------------------------------------------------------------
     # While the process exits.
@@ -255,29 +304,13 @@ class GuardedExporter(SpanExporter):
         self.closed = True
 
     def _export_exiting(self, spans: Sequence[ReadableSpan], deadline: float) -> SpanExportResult:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            self.out_of_time = True
-        if self.closed or self.failed_at_exit or remaining <= 0:
+        out_of_time = time.monotonic() >= deadline
+        self.out_of_time = self.out_of_time or out_of_time
+        if self.closed or self.failed_at_exit or out_of_time:
             self.lost_spans += len(spans)
             return SpanExportResult.FAILURE
-        with self._held.holding() as attempt:
-            exporter, stop = self.exporter, None
-            try:
-                if self.exit_exporter is not None:
-                    exporter = self.exit_exporter(remaining)
-                    stop = attempt.on_warning = _OneShutdown(exporter)
-                result = _call(exporter, spans, attempt)
-            except Exception as error:  # building the exporter failed
-                attempt.error = error
-                result = SpanExportResult.FAILURE
-            finally:
-                if stop is not None:
-                    stop()
-        if result is SpanExportResult.SUCCESS:
-            self._succeeded(len(spans))
-        else:
-            self._failed(len(spans), attempt)
+        result, attempt = self._send_by(deadline, spans)
+        self._record(len(spans), result, attempt)
         return result
 
 

@@ -33,6 +33,8 @@ class Attempt:
     records: list[logging.LogRecord] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
     seconds: float = 0.0
+    #: The export used up the time it was given.
+    timed_out: bool = False
     #: Runs when the exporter logs a warning or an error: it is about to wait and retry
     #: (1, 2, 4... seconds) or has given up.
     on_warning: Callable[[], None] | None = None
@@ -40,6 +42,8 @@ class Attempt:
     def reason(self) -> str:
         """A short reason, whole: the innermost cause of an error (``Connection refused``), a
         gRPC status and its details, else the exporter's first message."""
+        if self.timed_out:
+            return f"no answer within {self.seconds:.1f} s"
         arguments = [
             record.args for record in self.records if isinstance(record.args, tuple) and record.args
         ]

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Final
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -31,6 +32,9 @@ from signal_tracing.exporting.exit_logging import log_at_exit
 from signal_tracing.exporting.guard import GuardedExporter
 
 logger = logging.getLogger("signal_tracing.exporting")
+
+#: How long an export stopped at exit may take to return (it was waiting to retry).
+_STOPPED_EXPORT_ENDS: Final = 0.1
 
 
 class ExitFlush:
@@ -62,9 +66,13 @@ class ExitFlush:
         finished = False
         try:
             self.guard.begin_exit(deadline)
+            if self.guard.failed_at_exit:
+                # Nothing is sent: an export waiting to retry was stopped and ends at once; one
+                # blocked on a collector that does not answer is left behind.
+                deadline = min(deadline, time.monotonic() + _STOPPED_EXPORT_ENDS)
             # An export that started before the exit runs with the exporter's own timeout (10 s
             # by default): wait for it no longer than the budget.
-            if self.guard.wait_idle(deadline):
+            elif self.guard.wait_idle(deadline):
                 self.processor.force_flush(_millis_until(deadline))
             self.guard.close()
             # Shutting the provider down joins the processor's thread: only once it is idle.
@@ -75,6 +83,27 @@ class ExitFlush:
             log_at_exit(logger, logging.DEBUG, "Flushing spans at exit failed: %r", error)
         finally:
             self._report(finished)
+
+    def flush_ahead(self) -> None:
+        """Send what is queued now, within the budget, when the process is about to exit.
+
+        ``runserver``'s child calls this when a file changed, before it restarts: the site still
+        serves meanwhile, and the exit that follows finds the collector's state known and
+        little or nothing left to send.
+        """
+        deadline = time.monotonic() + self.budget
+        self.guard.send_by = deadline
+        try:
+            if self.guard.failing or self.guard.retrying:
+                return  # the exit will not try either
+            if self.guard.wait_idle(deadline):
+                self.processor.force_flush(_millis_until(deadline))
+            else:
+                self.guard.no_answer_within(self.budget)
+        except Exception as error:
+            logger.debug("Flushing spans before a reload failed: %r", error)
+        finally:
+            self.guard.send_by = None
 
     def _report(self, finished: bool) -> None:
         guard = self.guard

@@ -59,10 +59,11 @@ RECOMMENDED_LOGGING: Final = {
 }
 
 
-def settings_module(workdir: Path, **signal_tracing: object) -> dict[str, str]:
+def settings_module(workdir: Path, *extra: str, **signal_tracing: object) -> dict[str, str]:
     """Write a settings module: the example site's, timing its exit, logging as the docs say.
 
-    ``signal_tracing`` keys are added to ``SIGNAL_TRACING``. Returns the environment entries
+    ``signal_tracing`` keys are added to ``SIGNAL_TRACING``; ``extra`` lines of Python are
+    appended. Returns the environment entries
     that select it (with :func:`site_environment`); each process then writes how long its exit
     handlers took into ``workdir / "exits"`` (see :func:`exit_clocks`).
     """
@@ -72,7 +73,7 @@ def settings_module(workdir: Path, **signal_tracing: object) -> dict[str, str]:
         "from example_site.settings import *  # noqa: F403\n"
         'INSTALLED_APPS = [*INSTALLED_APPS, "tests.collector.exitclock"]  # noqa: F405\n'
         f"SIGNAL_TRACING = {{**SIGNAL_TRACING, **{signal_tracing!r}}}  # noqa: F405\n"
-        f"LOGGING = {RECOMMENDED_LOGGING!r}\n"
+        f"LOGGING = {RECOMMENDED_LOGGING!r}\n" + "".join(f"{line}\n" for line in extra)
     )
     return {
         "DJANGO_SETTINGS_MODULE": "timed_settings",
