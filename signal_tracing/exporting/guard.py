@@ -6,10 +6,12 @@ would fill the application's log. So the exporters' own records are held back wh
 our exports runs; the guard logs one WARNING when exporting starts failing, DEBUG lines while
 it keeps failing, and one INFO line when it works again.
 
-Once the process exits (:meth:`GuardedExporter.begin_exit`), each batch goes through a fresh
-exporter whose timeout is what is left of the exit budget, and an attempt that fails is not
-retried; after the first failed batch, or once the budget is spent, batches are dropped at
-once and counted. ``shutdown.ExitFlush`` runs the exit and logs its one line.
+Once the process exits (:meth:`GuardedExporter.begin_exit`), each batch is sent by
+``sending.send_by``: through a fresh exporter whose timeout is what is left of the exit budget,
+without retries. After the first failed batch, or once the budget is spent, batches are dropped
+at once and counted; ``shutdown.ExitFlush`` runs the exit and logs its one line. A flush ahead
+of an exit (``runserver``'s child when a file changed) sends the same way until ``send_by``,
+but reports as a running process does: the process may go on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -27,6 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from signal_tracing.exporting.exit_logging import log_at_exit
 from signal_tracing.exporting.reasons import Attempt, HeldRecords
+from signal_tracing.exporting.sending import ExporterWithTimeout, OneShutdown, send, send_by
 
 logger = logging.getLogger("signal_tracing.exporting")
 
@@ -35,12 +38,6 @@ PROCESSOR_LOGGERS: Final = (
     "opentelemetry.sdk._shared_internal",
     "opentelemetry.sdk.trace.export",
 )
-
-#: An export that failed after this share of its timeout ran out of time.
-_TIMED_OUT: Final = 0.9
-
-#: Builds an exporter to the same destination whose export gives up after that many seconds.
-ExitExporterFactory = Callable[[float], SpanExporter]
 
 
 class _ProcessorNoise(logging.Filter):
@@ -60,22 +57,6 @@ class _ProcessorNoise(logging.Filter):
         return not (self.guard.failing and str(record.msg).startswith("Queue"))
 
 
-class _OneShutdown:
-    """Shuts an exporter down once: a second call would log a warning of the exporter's."""
-
-    def __init__(self, exporter: SpanExporter) -> None:
-        self.exporter = exporter
-        self.lock = threading.Lock()
-        self.done = False
-
-    def __call__(self) -> None:
-        with self.lock:
-            if self.done:
-                return
-            self.done = True
-        self.exporter.shutdown()
-
-
 class GuardedExporter(SpanExporter):
     """Delegates to ``exporter``; logs an outage once and says when export works again.
 
@@ -87,7 +68,7 @@ class GuardedExporter(SpanExporter):
         self,
         exporter: SpanExporter,
         destination: str,
-        exit_exporter: ExitExporterFactory | None = None,
+        exit_exporter: ExporterWithTimeout | None = None,
     ) -> None:
         self.exporter = exporter
         self.destination = destination
@@ -104,7 +85,7 @@ class GuardedExporter(SpanExporter):
         self.failed_at_exit = False
         self.out_of_time = False
         self.closed = False
-        self._shut_down = _OneShutdown(exporter)
+        self._shut_down = OneShutdown(exporter)
         self._idle = threading.Condition()
         self._exporting = 0
         self._held = HeldRecords()
@@ -175,32 +156,15 @@ class GuardedExporter(SpanExporter):
         self.retrying = False
         with self._held.holding() as attempt:
             attempt.on_warning = self._attempt_failed
-            return _call(self.exporter, spans, attempt), attempt
+            return send(self.exporter, spans, attempt), attempt
 
     def _send_by(
         self, deadline: float, spans: Sequence[ReadableSpan]
     ) -> tuple[SpanExportResult, Attempt]:
-        """Send through an exporter that gives up at ``deadline``, and does not retry."""
         with self._held.holding() as attempt:
-            if self.exit_exporter is None:
-                return _call(self.exporter, spans, attempt), attempt
-            timeout = deadline - time.monotonic()
-            try:
-                exporter = self.exit_exporter(timeout)
-            except Exception as error:
-                attempt.error = error
-                return SpanExportResult.FAILURE, attempt
-            # The exporter logs a warning before it waits to retry: shut it down, and it
-            # does not wait.
-            stop = attempt.on_warning = _OneShutdown(exporter)
-            try:
-                result = _call(exporter, spans, attempt)
-            finally:
-                stop()
-            attempt.timed_out = result is not SpanExportResult.SUCCESS and (
-                attempt.seconds >= _TIMED_OUT * timeout
-            )
-            return result, attempt
+            if self.exit_exporter is None:  # the console: it never waits
+                return send(self.exporter, spans, attempt), attempt
+            return send_by(self.exit_exporter, deadline, spans, attempt), attempt
 
     def _record(self, span_count: int, result: SpanExportResult, attempt: Attempt) -> None:
         if result is SpanExportResult.SUCCESS:
@@ -209,11 +173,13 @@ class GuardedExporter(SpanExporter):
             self._failed(span_count, attempt)
 
     def _attempt_failed(self) -> None:
-        # The exporter logs a warning before it waits to retry: the collector is failing.
+        # The exporter logs a warning before it waits to retry: the collector is failing,
+        # which the exit needs to know before the export ends.
         self.retrying = True
 
     def _succeeded(self, span_count: int) -> None:
         self.sent_spans += span_count
+        self.retrying = False
         if self.failing:
             self._log(
                 logging.INFO,
@@ -234,7 +200,7 @@ class GuardedExporter(SpanExporter):
         self.reason = attempt.reason()
         if self.deadline is not None:  # the exit's line reports it
             self.failed_at_exit = True
-            self.out_of_time = time.monotonic() >= self.deadline
+            self.out_of_time = self.out_of_time or attempt.timed_out
             self._log(
                 logging.DEBUG,
                 "At exit, exporting %d span(s) to %s failed after %.2f s: %s",
@@ -312,16 +278,3 @@ class GuardedExporter(SpanExporter):
         result, attempt = self._send_by(deadline, spans)
         self._record(len(spans), result, attempt)
         return result
-
-
-def _call(
-    exporter: SpanExporter, spans: Sequence[ReadableSpan], attempt: Attempt
-) -> SpanExportResult:
-    started = time.monotonic()
-    try:
-        return exporter.export(spans)
-    except Exception as error:  # the batch processor would log a traceback per batch
-        attempt.error = error
-        return SpanExportResult.FAILURE
-    finally:
-        attempt.seconds = time.monotonic() - started

@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from signal_tracing.conf import Config
 from signal_tracing.exporting.batching import CountingBatchSpanProcessor
-from signal_tracing.exporting.guard import ExitExporterFactory, GuardedExporter
+from signal_tracing.exporting.guard import GuardedExporter
 from signal_tracing.exporting.requirements import GRPC, HTTP_PROTOBUF, otlp_protocol
+from signal_tracing.exporting.sending import ExporterWithTimeout
 
 TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -83,7 +84,7 @@ def span_exporter(exporter: str, timeout: float | None = None) -> tuple[SpanExpo
     return HttpSpanExporter(timeout=timeout), otlp_destination()
 
 
-def exit_exporter(exporter: str) -> ExitExporterFactory | None:
+def exit_exporter(exporter: str) -> ExporterWithTimeout | None:
     """What builds the exporter used at exit, bounded by what is left of the exit budget."""
     if exporter == "console":
         return None  # writes at once: the running one does

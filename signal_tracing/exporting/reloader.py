@@ -30,7 +30,7 @@ def is_autoreloader_parent(argv: Sequence[str], environ: Mapping[str, str]) -> b
         len(argv) > 1
         and argv[1] == "runserver"
         and "--noreload" not in argv
-        and environ.get(AUTORELOAD_ENV) != "true"
+        and not is_autoreloader_child(environ)
     )
 
 
