@@ -91,12 +91,13 @@ def set_up_export(config: Config) -> ExportSetup:
 def _set_up(config: Config) -> ExportSetup:
     if not config.enabled or config.exporter is None:
         return ExportSetup(SetupOutcome.NOT_ASKED)
+    if reloader.is_autoreloader_parent(sys.argv, os.environ):
+        # Silent: the child it starts logs the same decisions, and exports.
+        logger.debug("runserver's file-watching process: spans are exported by its child.")
+        return ExportSetup(SetupOutcome.AUTORELOADER_PARENT)
     if requirements.sdk_disabled(os.environ):
         logger.info("Not exporting spans: %s is true.", requirements.SDK_DISABLED)
         return ExportSetup(SetupOutcome.SDK_DISABLED)
-    if reloader.is_autoreloader_parent(sys.argv, os.environ):
-        logger.debug("Not exporting spans from runserver's file-watching process.")
-        return ExportSetup(SetupOutcome.AUTORELOADER_PARENT)
     if application_has_provider():
         provider = trace.get_tracer_provider()
         logger.info(
