@@ -84,16 +84,14 @@ def test_command_spans_are_flushed_before_the_process_exits(
         tmp_path, **rotel.environment(protocol), OTEL_BSP_SCHEDULE_DELAY="600000"
     )
 
-    started = time.monotonic()
     migrate(env)
-    took = time.monotonic() - started
     spans = rotel.wait_for_spans(
         lambda spans: any(span["name"].startswith("post_migrate ") for span in spans), timeout=5
     )
 
     assert {span["resource"]["service.name"] for span in spans} == {"example_site"}
     assert {span["scope"]["name"] for span in spans} == {"signal_tracing"}
-    assert took < 10
+    # How long the exit takes with the collector up: tests/test_exporting_exit.py.
 
 
 # --------------------------------------------------------------------------------------------
