@@ -155,7 +155,7 @@ class GuardedExporter(SpanExporter):
     def _send(self, spans: Sequence[ReadableSpan]) -> tuple[SpanExportResult, Attempt]:
         self.retrying = False
         with self._held.holding() as attempt:
-            attempt.on_warning = self._attempt_failed
+            attempt.on_warning = lambda: self._attempt_failed(attempt)
             return send(self.exporter, spans, attempt), attempt
 
     def _send_by(
@@ -172,9 +172,10 @@ class GuardedExporter(SpanExporter):
         else:
             self._failed(span_count, attempt)
 
-    def _attempt_failed(self) -> None:
+    def _attempt_failed(self, attempt: Attempt) -> None:
         # The exporter logs a warning before it waits to retry: the collector is failing,
-        # which the exit needs to know before the export ends.
+        # which the exit needs to know (and why) before the export ends.
+        self.reason = attempt.reason()
         self.retrying = True
 
     def _succeeded(self, span_count: int) -> None:

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Final
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -32,9 +31,6 @@ from signal_tracing.exporting.exit_logging import log_at_exit
 from signal_tracing.exporting.guard import GuardedExporter
 
 logger = logging.getLogger("signal_tracing.exporting")
-
-#: How long an export stopped at exit may take to return (it was waiting to retry).
-_STOPPED_EXPORT_ENDS: Final = 0.1
 
 
 class ExitFlush:
@@ -67,12 +63,14 @@ class ExitFlush:
         try:
             self.guard.begin_exit(deadline)
             if self.guard.failed_at_exit:
-                # Nothing is sent: an export waiting to retry was stopped and ends at once; one
-                # blocked on a collector that does not answer is left behind.
-                deadline = min(deadline, time.monotonic() + _STOPPED_EXPORT_ENDS)
+                # The collector is known to fail: nothing is sent, and nothing waited for. An
+                # export waiting to retry was stopped; one blocked on a collector that does not
+                # answer is left behind, in a thread that ends with the process.
+                self.guard.close()
+                return
             # An export that started before the exit runs with the exporter's own timeout (10 s
             # by default): wait for it no longer than the budget.
-            elif self.guard.wait_idle(deadline):
+            if self.guard.wait_idle(deadline):
                 self.processor.force_flush(_millis_until(deadline))
             self.guard.close()
             # Shutting the provider down joins the processor's thread: only once it is idle.
@@ -110,13 +108,13 @@ class ExitFlush:
         unsent = self.processor.spans_given() - guard.sent_spans - guard.reported_lost_spans
         if unsent <= 0:
             return
-        if not finished or guard.out_of_time:
+        if guard.failed_at_exit and not guard.out_of_time:
+            reason = guard.reason
+        elif guard.out_of_time or not finished:
             reason = (
                 f"the exit budget of {self.budget:g} s "
                 f"({SETTING_NAME}['EXIT_FLUSH_TIMEOUT']) ran out"
             )
-        elif guard.failed_at_exit:
-            reason = guard.reason
         else:
             reason = "the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE)"
         log_at_exit(
