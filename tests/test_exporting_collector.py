@@ -9,9 +9,11 @@ of secrets anywhere in the exported data.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from signal_tracing.conf import Config
 from signal_tracing.exporting.provider import build_provider
 from tests.collector.receiver import Behaviour, http_receiver
 from tests.collector.rotel import Rotel, Span, running_rotel, wait_until
-from tests.collector.site import MOBILE, SECRET_KEY, Server, manage, site_environment
+from tests.collector.site import MOBILE, ROOT, SECRET_KEY, Server, manage, site_environment
 from tests.collector.tree import render_received, trace_of
 
 pytestmark = pytest.mark.collector
@@ -356,3 +358,68 @@ def test_opentelemetry_instrument_exports_through_its_own_provider(
     ids = [span["span_id"] for span in spans]
     assert len(ids) == len(set(ids))
     assert len(named(spans, "manage.py migrate")) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# fork() after exporting: gunicorn replaces workers long after the master exported.
+
+
+def test_a_process_forked_after_exporting_opens_a_connection_of_its_own(
+    rotel: Rotel, tmp_path: Path
+) -> None:
+    env = site_environment(
+        tmp_path,
+        **rotel.environment("http/protobuf"),
+        DJANGO_SETTINGS_MODULE="example_site.settings",
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_EXPORTING, str(rotel.http_port)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    held = json.loads(result.stdout)
+    # Two processes writing into one keep-alive connection interleave their requests.
+    assert held["shared"] == {}
+    assert held["child"] >= 1  # the child's export went over a connection of its own
+    spans = rotel.wait_for_spans(lambda spans: len(named(spans, "request_finished send")) == 2)
+    assert len(named(spans, "request_finished send")) == 2
+    assert "Cannot export" not in result.stderr
+
+
+FORK_AFTER_EXPORTING = """
+import json, os, sys
+import django
+from django.core.signals import request_finished
+from opentelemetry import trace
+from tests.reliability.sockets import connections_to
+
+port = int(sys.argv[1])
+django.setup()
+provider = trace.get_tracer_provider()
+request_finished.send(sender=None)
+provider.force_flush()  # the parent now holds a keep-alive connection to the collector
+exported_r, exported_w = os.pipe()
+looked_r, looked_w = os.pipe()
+child = os.fork()
+if child == 0:
+    request_finished.send(sender=None)
+    provider.force_flush()
+    os.write(exported_w, b"x")
+    os.read(looked_r, 1)  # keep the connection open while the parent looks
+    os._exit(0)
+os.read(exported_r, 1)
+holders = connections_to(port, [os.getpid(), child])
+os.write(looked_w, b"x")
+os.waitpid(child, 0)
+print(json.dumps({
+    "shared": {inode: sorted(pids) for inode, pids in holders.items() if len(pids) > 1},
+    "child": sum(child in pids for pids in holders.values()),
+}))
+os._exit(0)  # this test is about the connections, not the parent's exit
+"""

@@ -61,7 +61,9 @@ class GuardedExporter(SpanExporter):
     """Delegates to ``exporter``; logs an outage once and says when export works again.
 
     ``exit_exporter`` builds the exporter used at exit with a given timeout in seconds; None
-    (the console) uses ``exporter`` at exit too.
+    (the console) uses ``exporter`` at exit too. With ``renew_after_fork``, a forked child
+    (a gunicorn worker) gets an exporter of its own: the parent's holds a keep-alive
+    connection to the collector that two processes must not share.
     """
 
     def __init__(
@@ -69,10 +71,13 @@ class GuardedExporter(SpanExporter):
         exporter: SpanExporter,
         destination: str,
         exit_exporter: ExporterWithTimeout | None = None,
+        *,
+        renew_after_fork: bool = False,
     ) -> None:
         self.exporter = exporter
         self.destination = destination
         self.exit_exporter = exit_exporter
+        self.renew_after_fork = renew_after_fork and exit_exporter is not None
         self.failing = False
         self.retrying = False
         self.reason = ""
@@ -110,6 +115,17 @@ class GuardedExporter(SpanExporter):
         self._exporting = 0
         self.sent_spans = 0
         self.reported_lost_spans = 0
+        if self.renew_after_fork and self.exit_exporter is not None:
+            try:
+                renewed = self.exit_exporter(None)
+            except Exception:  # keep the inherited one: sharing beats not exporting at all
+                return
+            # Closing the inherited one closes this process's copy of the socket only: the
+            # parent's connection stays open.
+            with self._held.holding():
+                self._shut_down()
+            self.exporter = renewed
+            self._shut_down = OneShutdown(renewed)
 
     # ----------------------------------------------------------------------------------------
     # The batch processor's calls.

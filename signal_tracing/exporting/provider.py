@@ -108,7 +108,11 @@ def build_provider(config: Config) -> Built:
     if config.exporter is None:
         raise ValueError("build_provider() needs an exporter name")
     exporter, destination = span_exporter(config.exporter)
-    guard = GuardedExporter(exporter, destination, exit_exporter(config.exporter))
+    # gRPC channels do not survive fork() (docs/jaeger.md says to use HTTP with --preload).
+    http = config.exporter == "otlp" and otlp_protocol(os.environ)[0] == HTTP_PROTOBUF
+    guard = GuardedExporter(
+        exporter, destination, exit_exporter(config.exporter), renew_after_fork=http
+    )
     processor = CountingBatchSpanProcessor(guard)
     provider = TracerProvider(resource=resource(config), shutdown_on_exit=False)
     provider.add_span_processor(processor)

@@ -18,8 +18,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from signal_tracing.exporting.reasons import Attempt
 
-#: Builds an exporter to the same destination whose export gives up after that many seconds.
-ExporterWithTimeout = Callable[[float], SpanExporter]
+#: Builds an exporter to the same destination whose export gives up after that many seconds
+#: (None: the ``OTEL_EXPORTER_OTLP_*TIMEOUT`` variables decide).
+ExporterWithTimeout = Callable[[float | None], SpanExporter]
 
 #: A send that failed after this share of its timeout ran out of time.
 _TIMED_OUT: Final = 0.9
