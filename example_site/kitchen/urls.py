@@ -6,4 +6,7 @@ from kitchen import views
 
 app_name = "kitchen"
 
-urlpatterns = [path("kitchen/", views.order_page, name="order")]
+urlpatterns = [
+    path("kitchen/", views.order_page, name="order"),
+    path("kitchen/oven/", views.oven_page, name="oven"),
+]

@@ -11,6 +11,7 @@ toolbar's ``EXTRA_SIGNALS``.
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, TypedDict
 
@@ -22,6 +23,7 @@ from signal_tracing.attributes import matches_any
 from signal_tracing.conf import Config
 from signal_tracing.management.connections import ConnectedReceiver, connected_receivers
 from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry
+from signal_tracing.panels.leak_watch import LeakRow
 from signal_tracing.panels.summary import CountTotal, LeftOut
 from signal_tracing.panels.timeline import code_location
 from signal_tracing.records import DispatchRecord, Outcome, Policy
@@ -57,6 +59,8 @@ class ConnectedRow(TypedDict):
     counted: int
     #: Firings past the recording limit that it may have heard.
     not_recorded: int
+    #: Connected while the request ran (a "left connected" warning is about it).
+    leaked: bool
 
 
 class ConnectedSignal(TypedDict):
@@ -204,7 +208,31 @@ class _Heard:
             ),
             counted=self._matching(self.counted, (signal_path,), receiver.sender),
             not_recorded=self._matching(self.left_out, (signal_path,), receiver.sender),
+            leaked=False,
         )
+
+
+def _leak_key(signal_path: str, row: ConnectedRow | LeakRow) -> tuple[object, ...]:
+    return (
+        signal_path,
+        row["receiver"],
+        row["file_path"],
+        row["line"],
+        row["sender"],
+        row["weak"],
+        row["dispatch_uid"],
+    )
+
+
+def _mark_leaked(signal_path: str, rows: Sequence[ConnectedRow], left: Counter[Any]) -> None:
+    # Django appends each new connection, so a request's leaks are the last rows that look
+    # like them: earlier rows with the same name (a closure connected by every visit) are
+    # earlier requests'.
+    for row in reversed(rows):
+        key = _leak_key(signal_path, row)
+        if left[key] > 0:
+            left[key] -= 1
+            row["leaked"] = True
 
 
 def connected_section(
@@ -213,10 +241,12 @@ def connected_section(
     counts: Sequence[CountTotal],
     left_out: LeftOut,
     config: Config,
+    leaks: Iterable[LeakRow] = (),
 ) -> tuple[list[ConnectedSignal], list[SignalName]]:
-    """Return the signals with receivers (each receiver with its use in this request), and
-    the names of the known signals that have none."""
+    """Return the signals with receivers (each receiver with its use in this request, and
+    whether it is one of ``leaks``), and the names of the known signals that have none."""
     heard = _Heard(dispatches, counts, left_out)
+    leaked = Counter(_leak_key(leak["signal_path"], leak) for leak in leaks)
     connected: list[ConnectedSignal] = []
     unconnected: list[SignalName] = []
     for signal in connections:
@@ -227,6 +257,8 @@ def connected_section(
             heard.row(signal.path, receiver, _tracing(signal.path, receiver, config))
             for receiver in signal.receivers
         ]
+        if leaked:
+            _mark_leaked(signal.path, rows, leaked)
         connected.append(
             ConnectedSignal(signal=signal.name, signal_path=signal.path, receivers=rows)
         )

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from signal_tracing import recording
 from signal_tracing.instrumentation import effective_config, is_instrumented
 from signal_tracing.panels.connected import read_connections
+from signal_tracing.panels.leak_watch import LeakWatch
 from signal_tracing.panels.stats import (
     MAX_FIRINGS,
     STATS_VERSION,
@@ -45,6 +46,7 @@ class SignalTracingPanel(Panel):
         self._token: contextvars.Token[tuple[Recording, ...]] | None = None
         self._trace: RequestTrace | None = None
         self._tracing = False
+        self._leak_watch: LeakWatch | None = None
 
     def _stored_stats(self) -> Mapping[str, Any]:
         stats: Mapping[str, Any] = self.get_stats()  # type: ignore[no-untyped-call]
@@ -58,26 +60,36 @@ class SignalTracingPanel(Panel):
         stats = self._stored_stats()
         if not stats:
             return ""
-        if not stats.get("tracing"):
-            return str(_("tracing off"))
-        firings = stats.get("firings", 0)
-        subtitle = ngettext("%(count)d firing", "%(count)d firings", firings) % {"count": firings}
-        counted = stats.get("counted", 0)
-        if counted:
-            # Count-policy firings (post_init...) are not in "firings": say them apart, as the
-            # headline does, or a page of 717 counted post_init would read "0 firings".
-            subtitle += " · " + str(_("%(count)d counted")) % {"count": counted}
-        subtitle += " · " + str(_("%(ms)0.2f ms")) % {"ms": stats.get("receiver_ms", 0.0)}
-        warnings = len(stats.get("findings", [])) + stats.get("findings_omitted", 0)
+        if stats.get("tracing"):
+            firings = stats.get("firings", 0)
+            parts = [
+                ngettext("%(count)d firing", "%(count)d firings", firings) % {"count": firings}
+            ]
+            counted = stats.get("counted", 0)
+            if counted:
+                # Count-policy firings (post_init...) are not in "firings": say them apart, as
+                # the headline does, or a page of 717 counted post_init would read "0 firings".
+                parts.append(str(_("%(count)d counted")) % {"count": counted})
+            parts.append(str(_("%(ms)0.2f ms")) % {"ms": stats.get("receiver_ms", 0.0)})
+        else:
+            parts = [str(_("tracing off"))]
+        warnings = (
+            len(stats.get("findings", []))
+            + stats.get("findings_omitted", 0)
+            + len(stats.get("leaks", []))
+            + stats.get("leaks_omitted", 0)
+        )
         if warnings:
-            subtitle += " · " + ngettext("%(count)d warning", "%(count)d warnings", warnings) % {
-                "count": warnings
-            }
-        return subtitle
+            parts.append(
+                ngettext("%(count)d warning", "%(count)d warnings", warnings) % {"count": warnings}
+            )
+        return " · ".join(parts)
 
     def enable_instrumentation(self) -> None:
         if self._recording is not None:
             return
+        # Snapshots read connections and wrap nothing: watching works with tracing off too.
+        self._leak_watch = LeakWatch.start()
         self._tracing = is_instrumented()
         self._trace = RequestTrace.current()
         self._recording = Recording(max_firings=MAX_FIRINGS)
@@ -87,14 +99,18 @@ class SignalTracingPanel(Panel):
         if self._recording is not None and self._token is not None:
             recording.stop(self._recording, self._token)
             self._token = None
+        if self._leak_watch is not None:
+            self._leak_watch.stop()
 
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
         config = effective_config()
         # What the toolbar's Signals panel lists, so that this panel can replace it.
         connections = read_connections(self.toolbar.config.get("EXTRA_SIGNALS", ()))
+        watch, self._leak_watch = self._leak_watch, None
+        leaks = watch.report() if watch is not None else None
         active = self._recording
         if active is None or not self._tracing:
-            self._record(empty_stats(config, tracing=False, connections=connections))
+            self._record(empty_stats(config, tracing=False, connections=connections, leaks=leaks))
             return
         request_trace = self._trace
         self._record(
@@ -104,6 +120,7 @@ class SignalTracingPanel(Panel):
                 trace_id=request_trace.trace_id() if request_trace is not None else None,
                 spans_dropped=request_trace.spans_dropped() if request_trace is not None else 0,
                 connections=connections,
+                leaks=leaks,
             )
         )
         # The stored stats are all the panel needs from now on; let the records go.

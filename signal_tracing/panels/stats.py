@@ -16,12 +16,13 @@ from signal_tracing.conf import Config
 from signal_tracing.panels import connected, findings, summary, timeline
 from signal_tracing.panels.connected import ConnectedSignal, SignalConnections, SignalName
 from signal_tracing.panels.findings import Finding
+from signal_tracing.panels.leak_watch import LeakReport, LeakRow, no_leaks
 from signal_tracing.panels.summary import CountedSignal, CountTotal, SenderTotal, SignalTotal
 from signal_tracing.panels.timeline import Nesting, Row, Window
 from signal_tracing.recording import Recording
 
 #: Bumped when the shape changes, so old stored snapshots can be recognised.
-STATS_VERSION = 2
+STATS_VERSION = 3
 #: Firings a request's recording keeps: each is at least one row of the waterfall, so no
 #: more can be shown. Later ones are counted per signal and sender only.
 MAX_FIRINGS = timeline.MAX_ROWS
@@ -61,6 +62,11 @@ class PanelStats(TypedDict):
     receivers_run: int
     #: Known signals with no receiver connected.
     unconnected_signals: list[SignalName]
+    #: Receivers connected while the request ran and still connected when it ended.
+    leaks: list[LeakRow]
+    leaks_omitted: int
+    #: Other requests the panel watched at the same time (their connections show up too).
+    leaks_concurrent: int
 
 
 def trace_url(jaeger_url: str | None, trace_id: str | None) -> str:
@@ -71,9 +77,16 @@ def trace_url(jaeger_url: str | None, trace_id: str | None) -> str:
 
 
 def empty_stats(
-    config: Config, *, tracing: bool, connections: Sequence[SignalConnections] = ()
+    config: Config,
+    *,
+    tracing: bool,
+    connections: Sequence[SignalConnections] = (),
+    leaks: LeakReport | None = None,
 ) -> PanelStats:
-    signals, unconnected = connected.connected_section(connections, (), (), {}, config)
+    leaks = leaks or no_leaks()
+    signals, unconnected = connected.connected_section(
+        connections, (), (), {}, config, leaks["leaks"]
+    )
     return PanelStats(
         version=STATS_VERSION,
         tracing=tracing,
@@ -101,6 +114,7 @@ def empty_stats(
         connected_receivers=sum(len(signal["receivers"]) for signal in signals),
         receivers_run=0,
         unconnected_signals=unconnected,
+        **leaks,
     )
 
 
@@ -111,14 +125,17 @@ def build_stats(
     trace_id: str | None = None,
     spans_dropped: int = 0,
     connections: Sequence[SignalConnections] = (),
+    leaks: LeakReport | None = None,
 ) -> PanelStats:
     """Return the stats for one request's recording.
 
     ``trace_id`` is the request's trace (from its root span) when known; otherwise the
     first recorded firing's trace is shown. ``spans_dropped`` comes from the request's span
     budget (MAX_SPANS_PER_TRACE). ``connections`` are the live receivers of the known signals
-    (:func:`~signal_tracing.panels.connected.read_connections`).
+    (:func:`~signal_tracing.panels.connected.read_connections`); ``leaks`` the receivers the
+    request left connected (:class:`~signal_tracing.panels.leak_watch.LeakWatch`).
     """
+    leaks = leaks or no_leaks()
     stopped_ns = recording.stopped_ns or time.perf_counter_ns()
     window = Window(recording.started_ns, stopped_ns)
     slow_ns = int(config.slow_receiver_ms * 1e6) if config.slow_receiver_ms > 0 else None
@@ -146,7 +163,7 @@ def build_stats(
         trace_id = next((record.trace_id for record in dispatches if record.trace_id), None)
 
     signals, unconnected = connected.connected_section(
-        connections, dispatches, counts, recording.left_out, config
+        connections, dispatches, counts, recording.left_out, config, leaks["leaks"]
     )
     rows_connected = [row for signal in signals for row in signal["receivers"]]
 
@@ -179,4 +196,5 @@ def build_stats(
         connected_receivers=len(rows_connected),
         receivers_run=sum(1 for row in rows_connected if row["calls"] or row["counted"]),
         unconnected_signals=unconnected,
+        **leaks,
     )

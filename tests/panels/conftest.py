@@ -8,6 +8,7 @@ from django.dispatch import Signal
 from django.test import AsyncClient, Client
 
 from tests.panels.receivers import SLOW_SECONDS
+from tests.panels.views import LEFT_CONNECTED
 
 PANEL_ID = "SignalTracingPanel"
 
@@ -74,3 +75,11 @@ def connect() -> Iterator[Callable[..., None]]:
     yield connect
     for signal, receiver, sender in connected:
         signal.disconnect(receiver, sender=sender)
+
+
+@pytest.fixture(autouse=True)
+def _disconnect_what_views_left_connected() -> Iterator[None]:
+    """The leaking views leave receivers connected on purpose; no later test must see them."""
+    yield
+    while LEFT_CONNECTED:
+        LEFT_CONNECTED.pop()()

@@ -7,6 +7,8 @@ literal-string sender filter from whoever connects it. Each must come out as tex
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 from django.dispatch import Signal
@@ -19,10 +21,17 @@ QUALNAME = "<script>alert('receiver');window.__xss=1</script>"
 #: Sent by the hostile views with :data:`SENDER`.
 parcel_scanned = Signal()
 
-_namespace: dict[str, Any] = {"__name__": __name__}
-exec(compile("def receive(sender, **kwargs):\n    return None\n", FILE_NAME, "exec"), _namespace)
-receive = _namespace["receive"]
-receive.__qualname__ = QUALNAME
+
+def _hostile_receiver() -> Callable[..., None]:
+    namespace: dict[str, Any] = {"__name__": __name__}
+    exec(compile("def receive(sender, **kwargs):\n    return None\n", FILE_NAME, "exec"), namespace)
+    receiver: Callable[..., None] = namespace["receive"]
+    receiver.__qualname__ = QUALNAME
+    return receiver
+
+
+receive = _hostile_receiver()
+_leaks = itertools.count(1)
 
 
 def connect() -> None:
@@ -31,3 +40,16 @@ def connect() -> None:
 
 def disconnect() -> None:
     parcel_scanned.disconnect(sender=SENDER, dispatch_uid=DISPATCH_UID)
+
+
+def leak() -> Callable[[], None]:
+    """Connect a new hostile receiver, as a view that leaks one would; return its undoing.
+
+    Each call connects another one (its own ``dispatch_uid``), so every request that calls
+    it leaves one more receiver connected.
+    """
+    dispatch_uid = f"{DISPATCH_UID} #{next(_leaks)}"
+    parcel_scanned.connect(
+        _hostile_receiver(), sender=SENDER, weak=False, dispatch_uid=dispatch_uid
+    )
+    return lambda: parcel_scanned.disconnect(sender=SENDER, dispatch_uid=dispatch_uid)

@@ -62,6 +62,7 @@ def test_each_receiver_is_listed_as_connect_stored_it(connect: Callable[..., Non
         calls=0,
         counted=0,
         not_recorded=0,
+        leaked=False,
     )
     assert [
         (r["receiver"], r["sender"], r["weak"], r["is_async"], r["dispatch_uid"]) for r in rows[1:]

@@ -14,5 +14,9 @@ urlpatterns = [
     path("recordings/", views.recordings_view),
     path("concurrent/", views.concurrent_view),
     path("inventory/", views.inventory_view),
+    path("leaky/", views.leaky_view),
+    path("tidy/", views.tidy_view),
+    path("waiting/", views.waiting_view),
+    path("hostile/leak/", views.hostile_leak_view),
     path("__debug__/", include("debug_toolbar.urls")),
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import tracemalloc
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -112,3 +114,47 @@ def inventory_view(request: HttpRequest) -> HttpResponse:
     if tracemalloc.is_tracing():
         HELD_BY_FIRINGS.append(tracemalloc.get_traced_memory()[0] - before)
     return page(f"<p>{items} items checked</p>")
+
+
+#: How to disconnect what the leaking views left connected (the ``leaks`` fixture does).
+LEFT_CONNECTED: list[Callable[[], None]] = []
+
+
+def leaky_view(request: HttpRequest) -> HttpResponse:
+    # The mistake the panel points out: a receiver connected in a view, never disconnected.
+    def on_checkout(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    waits = bool(request.GET.get("wait"))
+    if waits:  # until the waiting view runs too
+        RENDEZVOUS[0].wait(timeout=10)
+    checkout.connect(on_checkout, weak=False)
+    LEFT_CONNECTED.append(lambda: checkout.disconnect(on_checkout))
+    if waits:
+        RENDEZVOUS[1].wait(timeout=10)
+    return page("<p>listening</p>")
+
+
+def tidy_view(request: HttpRequest) -> HttpResponse:
+    # The same receiver, disconnected before the response: nothing is left behind.
+    def on_checkout(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    checkout.connect(on_checkout, weak=False)
+    try:
+        checkout.send(sender="shop", order="44")
+    finally:
+        checkout.disconnect(on_checkout)
+    return page("<p>tidy</p>")
+
+
+def waiting_view(request: HttpRequest) -> HttpResponse:
+    # Connects nothing, while the leaky view connects its receiver (concurrency test).
+    RENDEZVOUS[0].wait(timeout=10)
+    RENDEZVOUS[1].wait(timeout=10)
+    return page("<p>waited</p>")
+
+
+def hostile_leak_view(request: HttpRequest) -> HttpResponse:
+    LEFT_CONNECTED.append(hostile.leak())
+    return page("<p>left connected</p>")
