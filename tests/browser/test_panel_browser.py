@@ -232,3 +232,65 @@ def test_history_switches_the_panel_to_an_earlier_request(page: Page, artifacts:
     panel = open_panel(page)
     assert row_texts(panel)[2] == "post_save re-entrant | sms.SmsCode | send | 1 receiver | ok"
     page.screenshot(path=str(artifacts / "panel-history-snapshot.png"))
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_receiver_connected_in_a_view_is_flagged(page: Page, artifacts: Path, theme: str) -> None:
+    page.emulate_media(color_scheme=theme)
+    page.goto("/kitchen/oven/")
+    expect(page.locator("#djdt-SignalTracingPanel small")).to_have_text(
+        re.compile(r"^0 firings · 0\.00 ms · 1 warning$")
+    )
+    panel = open_panel(page)
+    warning = panel.locator(".djdt-st-finding-leaked")
+    expect(warning).to_have_count(1)
+    text = " ".join(warning.inner_text().split())
+    assert re.fullmatch(
+        r"Receiver left connected: kitchen\.views\.oven_page\.<locals>\.note_pizza was "
+        r"connected to pizza_done while this request ran and is still connected\. Strong "
+        r"reference \(weak=False\): it stays connected, and keeps alive everything it refers "
+        r"to, until it is disconnected\. kitchen/views\.py:\d+",
+        text,
+    )
+    # Red like the other warnings about bugs, and the full path on hover.
+    expect(warning).to_have_css("border-inline-start-color", "rgb(204, 0, 0)")
+    expect(warning.locator(".djdt-st-leak-location")).to_have_attribute(
+        "title", re.compile(r"/example_site/kitchen/views\.py$")
+    )
+    # Among the connected receivers, the newest note_pizza is marked as this request's.
+    rows = panel.locator(".djdt-st-connected tr", has_text="note_pizza")
+    marked = rows.filter(has=page.locator(".djdt-st-badge-leaked"))
+    expect(marked).to_have_count(1)
+    expect(marked.locator(".djdt-st-badge-leaked")).to_have_text("left connected by this request")
+    expect(marked.last.locator("td").nth(3)).to_have_text("strong")
+    page.screenshot(path=str(artifacts / f"panel-leak-{theme}.png"))
+    if theme == "light":
+        page.screenshot(path=str(artifacts / "docs-panel-leak.png"))
+    marked.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / f"panel-leak-connected-{theme}.png"))
+
+
+def test_a_hostile_leaked_receiver_is_shown_as_text(page: Page, artifacts: Path) -> None:
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    page.goto("/probe/leak/")
+    panel = open_panel(page)
+    warning = panel.locator(".djdt-st-finding-leaked")
+    expect(warning).to_have_count(1)
+    name = f"tests.panels.hostile.{hostile.QUALNAME}"
+    expect(warning.locator(".djdt-st-leak-receiver")).to_have_text(name)
+    text = " ".join(warning.inner_text().split())
+    assert text.startswith(f"Receiver left connected: {name} was connected to parcel_scanned ")
+    assert f"(sender {hostile.SENDER})" in text
+    assert f"dispatch_uid {hostile.DISPATCH_UID} #" in text
+    expect(warning.locator(".djdt-st-leak-location")).to_have_text(f"{hostile.FILE_NAME}:1")
+    expect(panel.locator(".djdt-st img, .djdt-st script, .djdt-st b")).to_have_count(0)
+    warning.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "panel-leak-hostile.png"))
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []

@@ -8,5 +8,6 @@ from tests.browser import views
 urlpatterns = [
     path("probe/", views.hostile_sender),
     path("probe/toppings/", views.many_toppings),
+    path("probe/leak/", views.hostile_leak),
     *site_urlpatterns,
 ]

@@ -48,3 +48,9 @@ def many_toppings(request: HttpRequest) -> HttpResponse:
     # post_init, a count-policy signal, fires, so the timeline has nothing to draw.
     built = [Topping(name=f"topping {index}") for index in range(717)]
     return _page(f"<p>{len(built)} toppings</p>")
+
+
+def hostile_leak(request: HttpRequest) -> HttpResponse:
+    # Leaves a receiver connected whose name, file, dispatch_uid and sender are all markup.
+    hostile.leak()
+    return _page("<p>left connected</p>")

@@ -83,6 +83,20 @@ def test_a_weak_receiver_is_reported_while_its_object_lives(signal: Signal) -> N
     assert watch.report()["leaks"] == []
 
 
+def test_a_receiver_taking_over_a_collected_ones_dispatch_uid_is_reported(
+    signal: Signal,
+) -> None:
+    sorter = Sorter()
+    signal.connect(sorter.on_sorted, dispatch_uid="sorter")
+    watch = LeakWatch.start()
+    del sorter
+    gc.collect()
+    signal.connect(Sorter.on_sorted, weak=False, dispatch_uid="sorter")
+    assert [
+        (row["receiver"], row["dispatch_uid"], row["replaced"]) for row in watch.report()["leaks"]
+    ] == [(f"{__name__}.Sorter.on_sorted", "sorter", True)]
+
+
 def test_watching_changes_no_connection(signal: Signal) -> None:
     def on_sorted(sender: Any, **kwargs: Any) -> None:
         return None
