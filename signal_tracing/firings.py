@@ -233,6 +233,7 @@ class FiringNode(Node):
 
     __slots__ = (
         "broken",
+        "calls_untracked",
         "entered",
         "facts",
         "handled_errors",
@@ -257,6 +258,9 @@ class FiringNode(Node):
         self.merged = False
         #: The async receivers run concurrently in one context (Django 6.1's _run_parallel).
         self.shared_context = False
+        #: No node or span per receiver call: the firing's own span and node stay current
+        #: for all its calls (merged, or only Django's receivers, and nothing records).
+        self.calls_untracked = False
         self.broken = False
         self.handled_errors = 0
         #: Bit ``i`` is set once receiver ``i`` was entered (the others never ran).
@@ -278,7 +282,7 @@ class FiringNode(Node):
     def enter(self, index: int, attach: bool = True) -> CallNode | None:
         """Start receiver ``index``'s call (made current unless ``attach`` is false)."""
         self.entered |= 1 << index
-        if self.broken:
+        if self.broken or self.calls_untracked:
             return None
         try:
             fact = self.facts[index]
@@ -330,6 +334,8 @@ class FiringNode(Node):
     ) -> None:
         """End a receiver call; ``handled``: ``send_robust()`` caught ``error``."""
         if call is None:
+            if error is not None and self.calls_untracked:
+                self._untracked_call_failed(error, handled)
             return
         try:
             outcome = Outcome.OK
@@ -362,6 +368,20 @@ class FiringNode(Node):
             report_tracer_failure("leaving a receiver call")
         finally:
             _reset_tokens(call)
+
+    def _untracked_call_failed(self, error: BaseException, handled: bool) -> None:
+        # What leave() records for a merged or riding call, without a node for it.
+        try:
+            if handled:
+                self.handled_errors += 1
+            if self.span is None:
+                return
+            if self.merged:
+                spans.record_error(self.span, error, record_message=self.record_messages)
+            elif handled:
+                spans.record_exception(self.span, error, record_message=self.record_messages)
+        except Exception:
+            report_tracer_failure("leaving a receiver call")
 
     def create_task(
         self, loop: asyncio.AbstractEventLoop, index: int, coroutine: Any
@@ -572,11 +592,18 @@ def start_firing(
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
                     record.trace_id, record.span_id = span_ids
-        if firing.shared_context:
+        firing.calls_untracked = (
+            firing.span is not None
+            and not recordings
+            and (firing.merged or riding == visible == len(facts))
+        )
+        if firing.shared_context or firing.calls_untracked:
             # Concurrent receivers share one context: none of them may make its own call
-            # current, so whatever they send nests under the firing instead. In every other
-            # case only our own code runs between receiver calls, and each call makes itself
-            # current, so the firing itself never needs to be.
+            # current, so whatever they send nests under the firing instead. The same when
+            # no call of this firing gets a span or a record of its own: the firing's span
+            # and node are current for all of them, set once. Otherwise only our own code
+            # runs between receiver calls, and each call makes itself current, so the firing
+            # itself never needs to be.
             firing.node_token = current_node.set(firing)
             if firing.span is not None:
                 firing.otel_token = spans.attach(firing.span)

@@ -155,3 +155,17 @@ def test_a_test_capture_sees_every_call_of_djangos_receivers_whatever_the_settin
     assert [(call.receiver_name, call.outcome) for call in firing.record.calls] == [
         ("django.db.reset_queries", Outcome.OK)
     ]
+
+
+def test_a_handled_failure_when_all_receivers_are_djangos_is_still_an_event(
+    exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    signal = Signal()
+    signal.connect(broken_plumbing)
+    with caplog.at_level(logging.CRITICAL, logger="django.dispatch"):
+        [(_receiver, error)] = signal.send_robust(sender=None)
+    [firing] = exporter.get_finished_spans()
+    assert isinstance(error, RuntimeError)
+    assert firing.status.is_ok
+    assert firing.attributes[attrs.SIGNAL_RECEIVERS_FAILED] == 1
+    assert [event.name for event in firing.events] == ["exception"]
