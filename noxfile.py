@@ -141,6 +141,13 @@ def docs(session: nox.Session) -> None:
         session.run("mkdocs", "build", "--strict", "--site-dir", site)
 
 
+@nox.session(python=NEWEST[0])
+def reliability(session: nox.Session) -> None:
+    """Load, fault and hostile-input probes: real servers and collector (tests/reliability)."""
+    _install(session, DJANGO[NEWEST[1]][0], "reliability")
+    session.run("pytest", "tests/reliability", *session.posargs)
+
+
 def _postgres_binaries() -> Path | None:
     initdb = shutil.which("initdb")
     if initdb:
