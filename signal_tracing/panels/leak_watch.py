@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import ClassVar, TypedDict
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
-from signal_tracing.leaks import ConnectionSnapshot, LeakedReceiver, find_leaks, take_snapshot
 from signal_tracing.panels.timeline import code_location
+
+if TYPE_CHECKING:
+    from signal_tracing.leaks import ConnectionSnapshot, LeakedReceiver
 
 #: Leaks of one request listed at most; the rest are counted.
 MAX_LEAKS = 25
@@ -98,6 +100,11 @@ class LeakWatch:
                 other.concurrent += 1
             watch.concurrent = len(cls._watching)
             cls._watching.add(watch)
+        # Imported by the first watched request, not with the panel class: the toolbar loads
+        # its panels at start-up, and a process that never shows one (a test run, say) needs
+        # none of it.
+        from signal_tracing.leaks import take_snapshot
+
         watch.snapshot = take_snapshot()
         return watch
 
@@ -111,4 +118,6 @@ class LeakWatch:
         self.stop()
         if self.snapshot is None:
             return no_leaks()
+        from signal_tracing.leaks import find_leaks
+
         return leak_report(find_leaks(self.snapshot), self.concurrent)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.dispatch import Signal
 
 from signal_tracing.panels.leak_watch import MAX_LEAKS, LeakRow, LeakWatch
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Connected to only by these tests.
 parcel_sorted = Signal()
@@ -145,3 +151,30 @@ def test_past_the_cap_leaks_are_counted(signal: Signal) -> None:
         signal.connect(Sorter.on_sorted, weak=False, dispatch_uid=f"sorter {index}")
     report = watch.report()
     assert (len(report["leaks"]), report["leaks_omitted"]) == (MAX_LEAKS, 5)
+
+
+def test_loading_the_panel_loads_nothing_for_leaks_until_a_request_is_watched() -> None:
+    # The toolbar imports its panel classes when Django starts (its AppConfig.ready()): a
+    # process that never shows the toolbar, such as a test run, must not pay for leaks.
+    code = (
+        "import sys, django; django.setup(); "
+        "from debug_toolbar.toolbar import DebugToolbar; "
+        "panels = [panel.__name__ for panel in DebugToolbar.get_panel_classes()]; "
+        "assert 'SignalTracingPanel' in panels, panels; "
+        "assert 'signal_tracing.leaks' not in sys.modules; "
+        "from signal_tracing.panels.leak_watch import LeakWatch; "
+        "LeakWatch.start().report(); "
+        "assert 'signal_tracing.leaks' in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_site")]),
+        },
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
