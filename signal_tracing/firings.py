@@ -37,6 +37,7 @@ from signal_tracing.routing import (
     sender_facts,
     signal_facts,
 )
+from signal_tracing.spans import SpanEmitter
 from signal_tracing.state import report_tracer_failure, running
 
 now: Final = time.perf_counter_ns
@@ -220,6 +221,7 @@ class FiringNode(Node):
 
     __slots__ = (
         "broken",
+        "emitter",
         "entered",
         "facts",
         "handled_errors",
@@ -236,7 +238,13 @@ class FiringNode(Node):
         "sync_count",
     )
 
-    def __init__(self, parent: Node | None, key: tuple[int, int], record: DispatchRecord) -> None:
+    def __init__(
+        self,
+        parent: Node | None,
+        key: tuple[int, int],
+        record: DispatchRecord,
+        emitter: SpanEmitter | None,
+    ) -> None:
         super().__init__(parent, None)
         self.key = key
         self.record = record
@@ -255,6 +263,10 @@ class FiringNode(Node):
         self.sync_count = 0
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
+        #: What starts this firing's spans, read once when it starts: a firing that started
+        #: traced ends its spans even if tracing stops while its receivers run (a receiver of
+        #: ``setting_changed`` may stop it), and one that started untraced stays so.
+        self.emitter = emitter
 
     def firing_key(self) -> tuple[int, int] | None:
         return self.key
@@ -302,12 +314,11 @@ class FiringNode(Node):
             return None
 
     def _start_receiver_span(self, fact: ReceiverFacts, is_async: bool) -> Span:
-        emitter = running.emitter
-        assert emitter is not None
         attributes = fact.attributes
         if is_async:
             attributes = {**attributes, attrs.RECEIVER_ASYNC: True}
-        return emitter.start(
+        assert self.emitter is not None  # set with self.span
+        return self.emitter.start(
             attrs.RECEIVER_SPAN_NAME.format(receiver=fact.identity.name), attributes, self.span
         )
 
@@ -459,6 +470,7 @@ def start_firing(
         for fact in facts:
             if fact.excluded:
                 visible -= 1
+        emitter = running.emitter  # read once (see FiringNode.emitter)
         spans_wanted = decided.spans_wanted
         template = named.get("template") if config.exclude_templates else None
         if (visible == 0 and facts) or (
@@ -494,7 +506,7 @@ def start_firing(
             if named
             else {}
         )
-        firing = FiringNode(parent, key, record)
+        firing = FiringNode(parent, key, record, emitter)
         firing.facts = facts
         firing.sync_count = len(sync_receivers)
         firing.recordings = recordings
@@ -502,6 +514,7 @@ def start_firing(
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if (
             spans_wanted
+            and emitter is not None
             and visible
             and facts_of_signal.policy is Policy.SPAN
             and firing.take_span_slot(config.max_spans_per_trace)
@@ -509,7 +522,7 @@ def start_firing(
             firing.merged = (
                 visible == 1 and config.merge_single_receiver and method.merges_single_receiver
             )
-            firing.span = _start_firing_span(firing, record)
+            firing.span = _start_firing_span(emitter, firing, record)
             if recordings:
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
@@ -537,7 +550,7 @@ def start_firing(
         return None
 
 
-def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
+def _start_firing_span(emitter: SpanEmitter, firing: FiringNode, record: DispatchRecord) -> Span:
     attributes: dict[str, Any] = {
         attrs.SIGNAL_NAME: record.signal_name,
         attrs.SIGNAL_PATH: record.signal_path,
@@ -550,8 +563,6 @@ def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
         attributes[attrs.SIGNAL_REENTRANT] = True
     if record.attributes:
         attributes.update(record.attributes)
-    emitter = running.emitter
-    assert emitter is not None
     if firing.merged:
         index = next(index for index, fact in enumerate(firing.facts) if not fact.excluded)
         fact = firing.facts[index]
