@@ -217,19 +217,13 @@ def leave_it_on() -> Callable[[], None]:
     return lambda: None
 
 
-ITEM_2 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 2: switched off mid-request, the ended request span stays current",
-)
-
-
 @pytest.mark.urls("tests.reliability.urls")
 @pytest.mark.parametrize(
     "switch",
     [
         pytest.param(leave_it_on, id="left-on"),
-        pytest.param(switch_off_with_uninstrument, id="uninstrument", marks=ITEM_2),
-        pytest.param(switch_off_with_override_settings, id="override_settings", marks=ITEM_2),
+        pytest.param(switch_off_with_uninstrument, id="uninstrument"),
+        pytest.param(switch_off_with_override_settings, id="override_settings"),
     ],
 )
 def test_switching_off_mid_request_restores_the_threads_context(
