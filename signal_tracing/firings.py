@@ -435,10 +435,7 @@ def _reset_tokens(node: CallNode | FiringNode) -> None:
     # Tokens are reset in the context that set them; a ValueError means the context changed
     # under us (a receiver switched contexts), and the value is then left as Django left it.
     if node.otel_token is not None:
-        try:
-            spans.detach(node.otel_token)
-        except Exception:
-            report_tracer_failure("restoring the OpenTelemetry context")
+        spans.detach(node.otel_token)  # logs its own failure (opentelemetry.context)
         node.otel_token = None
     if node.node_token is not None:
         try:

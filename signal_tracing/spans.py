@@ -78,9 +78,7 @@ def ids(span: Span) -> tuple[str, str] | None:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-def record_error(
-    span: Span, error: BaseException, *, record_message: bool, mark_status: bool = True
-) -> None:
+def record_error(span: Span, error: BaseException, *, record_message: bool) -> None:
     """Mark ``span`` failed with ``error``: status, ``error.type`` and an exception event.
 
     The message is left out unless opted in: exception messages often hold user data.
@@ -98,8 +96,7 @@ def record_error(
         event_attributes["exception.message"] = str(error)
     span.add_event("exception", event_attributes)
     span.set_attribute(attrs.ERROR_TYPE, error_type)
-    if mark_status:
-        span.set_status(Status(StatusCode.ERROR, error_type))
+    span.set_status(Status(StatusCode.ERROR, error_type))
 
 
 def _stack_without_message(error: BaseException) -> list[str]:

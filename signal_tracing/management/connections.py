@@ -6,7 +6,6 @@ turns its entries into names, file:line, weak/strong, dispatch_uid and sender fi
 
 from __future__ import annotations
 
-import sys
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from django.apps import apps
 from django.dispatch import Signal
 
 from signal_tracing._dispatch import NO_SENDER_KEY, ConnectionEntry, connection_entries, lookup_key
-from signal_tracing.naming import receiver_identity, sender_label
+from signal_tracing.naming import loaded_modules, receiver_identity, sender_label
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,8 @@ def _senders_by_key() -> dict[Any, Any]:
         found[lookup_key(model)] = model
     for app_config in apps.get_app_configs():
         found[lookup_key(app_config)] = app_config
-    for module in list(sys.modules.values()):
-        try:
-            namespace = vars(module)
-        except TypeError:
-            continue
-        for value in list(namespace.values()):
+    for _module_name, _module, namespace in loaded_modules():
+        for _attribute, value in namespace:
             found.setdefault(id(value), value)
     return found
 
