@@ -23,7 +23,7 @@ from django.dispatch import Signal
 from opentelemetry.trace import Span
 
 from signal_tracing import attributes as attrs
-from signal_tracing import spans
+from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
 from signal_tracing.nesting import Node, current_node, depth_and_reentrancy
 from signal_tracing.recording import Recording, active_recordings
@@ -281,6 +281,9 @@ class FiringNode(Node):
             return None
         try:
             fact = self.facts[index]
+            counts = call_counts.active
+            if counts is not None:  # receiver coverage: excluded receivers count too
+                counts.add(self.record.signal_path, fact.identity)
             if fact.excluded:
                 return None
             is_async = index >= self.sync_count
@@ -474,8 +477,11 @@ def start_firing(
             template is not None
             and matches_any(template_name(template) or "", config.exclude_templates)
         ):
-            # Hidden (the toolbar's own work, say): only a test capture still wants it.
-            if not any(recording.everything for recording in recordings):
+            # Hidden (the toolbar's own work, say): only a test capture or receiver coverage
+            # still wants it.
+            if call_counts.active is None and not any(
+                recording.everything for recording in recordings
+            ):
                 return None
             spans_wanted = False
         parent = current_node.get()
