@@ -500,7 +500,11 @@ def uninstall() -> None:
         set_hook(signal, None)
     for patch in (patches.GET_RESPONSE, patches.GET_RESPONSE_ASYNC, patches.ASGI_CALL):
         patch.uninstall()
-    # Their closing hook is gone: end open request spans now rather than never.
+    # Their closing hook is gone: end open request spans now rather than never, named after
+    # their route if it is known already (a request in its view has been resolved).
     for scope in list(open_scopes):
         if isinstance(scope, RequestScope):
+            request = scope.request
+            if not scope.route_noted and request is not None:
+                _safely(_note_route, scope, request)
             close(scope)

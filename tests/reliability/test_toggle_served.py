@@ -1,0 +1,159 @@
+"""Tracing switched by the documented ways while a real server holds a request.
+
+A request is held in its view, or in its streamed body, while a second request switches
+tracing (``uninstrument()``, ``override_settings(SIGNAL_TRACING={"ENABLED": False})``, off and on
+again, or on); then pairs of requests show what a request starts from afterwards. On waitress
+with two threads, the two requests of a pair wait for each other, so the held request's thread
+serves one of them: a thread left inside the held request's trace would put its next request's
+application span there. On uvicorn each request is a task of its own. Either way every request
+ends with the context it started with, every request span that started ends, and the tracer
+logs nothing above DEBUG.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.exported import read_spans
+from tests.reliability.servers import Served, site_environment, uvicorn_command, waitress_command
+from tests.reliability.traces import Span
+
+ROUNDS = 2
+WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class Server:
+    command: list[str]
+    #: The site's async views and switch are prefixed with "a" (uvicorn's loop must not block).
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Switching:
+    how: str
+    traced_before: bool
+    traced_after: bool
+
+
+SERVERS = [
+    pytest.param(Server(waitress_command(threads=2), ""), id="waitress-2-threads"),
+    pytest.param(Server(uvicorn_command(), "a"), id="uvicorn"),
+]
+WHERE = [
+    pytest.param("held", id="in-the-view"),
+    pytest.param("held-streamed", id="in-the-streamed-body"),
+]
+SWITCHINGS = [
+    pytest.param(Switching("uninstrument", True, False), id="uninstrument"),
+    pytest.param(Switching("settings-off", True, False), id="override_settings-off"),
+    pytest.param(Switching("off-and-on-again", True, True), id="off-and-on-again"),
+    pytest.param(Switching("on", False, True), id="on"),
+]
+
+
+def troubles(log: str) -> list[str]:
+    """Server log lines above DEBUG, tracebacks and tracer failures (the site logs the
+    tracer at DEBUG, so a failure logged again at DEBUG shows too)."""
+    return [
+        line
+        for line in log.splitlines()
+        if line.startswith(("WARNING", "ERROR", "CRITICAL"))
+        or "Traceback" in line
+        or "signal_tracing failed" in line
+    ]
+
+
+def application_span(spans: list[Span], number: int) -> Span:
+    (span,) = [
+        span
+        for span in spans
+        if span["name"] == "application work" and span["attributes"]["request_number"] == number
+    ]
+    return span
+
+
+def parent_of(spans: list[Span], span: Span) -> Span | None:
+    if not span["parent_span_id"]:
+        return None
+    (parent,) = [
+        other
+        for other in spans
+        if other["span_id"] == span["parent_span_id"] and other["trace_id"] == span["trace_id"]
+    ]
+    return parent
+
+
+@pytest.mark.parametrize("switching", SWITCHINGS)
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_request_held_while_tracing_is_switched_leaves_later_requests_clean(
+    server: Server, where: str, switching: Switching, tmp_path: Path, spans_file: Path
+) -> None:
+    a = server.prefix
+    served = Served(
+        server.command, site_environment(RELIABILITY_SPANS_FILE=str(spans_file)), tmp_path
+    )
+    later: list[tuple[int, int, dict[str, object]]] = []
+    try:
+        if not switching.traced_before:
+            assert served.get(f"/{a}switch/uninstrument/")[0] == 200
+        with ThreadPoolExecutor(1) as pool:
+            holding = pool.submit(served.get, f"/{a}{where}/1/", WAIT)
+            switched = served.get(f"/{a}switch/{switching.how}/?held=1", WAIT)
+            held_status, held_body = holding.result(WAIT)
+        for round_number in range(ROUNDS):
+            numbers = (2 * round_number + 2, 2 * round_number + 3)
+            with ThreadPoolExecutor(2) as pool:
+                answers = [
+                    pool.submit(served.get, f"/{a}work/{number}/?pair=1", WAIT)
+                    for number in numbers
+                ]
+                for number, answer in zip(numbers, answers, strict=True):
+                    status, body = answer.result(WAIT)
+                    later.append((number, status, json.loads(body)))
+    finally:
+        served.stop()
+    spans = read_spans(spans_file)
+    log = served.log()
+
+    assert switched == (200, switching.how.encode()), log
+    assert held_status == 200, held_body
+    held = json.loads(held_body)
+    assert "error" not in held
+    assert [status for _number, status, _body in later] == [200] * 2 * ROUNDS, later
+    if not a:  # two threads: the held request's thread served a later request
+        threads = [body["thread"] for _number, _status, body in later]
+        assert held["thread"] in threads
+        assert all(len(set(threads[i : i + 2])) == 2 for i in range(0, len(threads), 2))
+
+    # The held request: its request span (if it had one) ended, with its application span in it.
+    held_span = application_span(spans, 1)
+    held_request = parent_of(spans, held_span)
+    if switching.traced_before:
+        assert held_request is not None
+        assert held_request["name"] == f"GET {a}{where}/<int:number>/"
+        assert not held_request["parent_span_id"]
+    else:
+        assert held_request is None
+
+    # Each later request starts from a clean context: its application span is in a trace of
+    # its own, under its own request span while tracing is on, a root while it is off.
+    for number, _status, body in later:
+        work = application_span(spans, number)
+        assert work["trace_id"] != held_span["trace_id"]
+        request_span = parent_of(spans, work)
+        if switching.traced_after:
+            assert request_span is not None
+            assert request_span["name"] == f"GET {a}work/<int:number>/"
+            assert not request_span["parent_span_id"]
+            assert body["current"] == work["trace_id"]
+        else:
+            assert request_span is None
+            assert body["current"] == ""
+    assert troubles(log) == [], log
