@@ -242,14 +242,14 @@ def test_switching_off_mid_request_restores_the_threads_context(
         assert MidRequest.inside.wait(10), "the request never reached its view"
         undo = switch()
         MidRequest.resume.set()
-        status, span_current, context_changed = server.after.get(timeout=30)
+        status, span_current, context_empty = server.after.get(timeout=30)
         assert status == 200
         second = server.get("/work/")
     finally:
         undo()
         server.stop()
 
-    assert (span_current, context_changed) == (False, True)
+    assert (span_current, context_empty) == (False, True)
     assert second == (200, False, True)
     # The second request's application span is not in the first request's trace.
     work = [span for span in exporter.get_finished_spans() if span.name == "application work"]

@@ -8,11 +8,17 @@ serves one of them: a thread left inside the held request's trace would put its 
 application span there. On uvicorn each request is a task of its own. Either way every request
 ends with the context it started with, every request span that started ends, and the tracer
 logs nothing above DEBUG.
+
+One server of each kind serves every case in turn (each case starts with tracing on and ends by
+switching it back on): what one case leaves behind in a thread is what the next one starts from.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +38,14 @@ class Server:
     command: list[str]
     #: The site's async views and switch are prefixed with "a" (uvicorn's loop must not block).
     prefix: str
+
+
+@dataclass
+class Serving:
+    server: Server
+    served: Served
+    spans_file: Path
+    numbers: Iterator[int]
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,21 @@ SWITCHINGS = [
 ]
 
 
+@pytest.fixture(scope="module", params=SERVERS)
+def serving(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Serving]:
+    workdir = tmp_path_factory.mktemp("toggle-served")
+    spans_file = workdir / "spans.jsonl"
+    served = Served(
+        request.param.command, site_environment(RELIABILITY_SPANS_FILE=str(spans_file)), workdir
+    )
+    try:
+        yield Serving(request.param, served, spans_file, itertools.count(1))
+    finally:
+        served.stop()
+
+
 def troubles(log: str) -> list[str]:
     """Server log lines above DEBUG, tracebacks and tracer failures (the site logs the
     tracer at DEBUG, so a failure logged again at DEBUG shows too)."""
@@ -78,6 +107,31 @@ def application_span(spans: list[Span], number: int) -> Span:
     return span
 
 
+def wait_for_parents(path: Path, numbers: list[int], timeout: float = 15.0) -> list[Span]:
+    """Read the spans once the application spans of ``numbers`` and their parents are in.
+
+    A request span ends when the server closes the response, after the client has read it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = read_spans(path)
+        ids = {(span["trace_id"], span["span_id"]) for span in spans}
+        work = [
+            span
+            for span in spans
+            if span["name"] == "application work"
+            and span["attributes"]["request_number"] in numbers
+        ]
+        if len(work) == len(numbers) and all(
+            not span["parent_span_id"] or (span["trace_id"], span["parent_span_id"]) in ids
+            for span in work
+        ):
+            return spans
+        if time.monotonic() > deadline:
+            return spans
+        time.sleep(0.05)
+
+
 def parent_of(spans: list[Span], span: Span) -> Span | None:
     if not span["parent_span_id"]:
         return None
@@ -91,36 +145,33 @@ def parent_of(spans: list[Span], span: Span) -> Span | None:
 
 @pytest.mark.parametrize("switching", SWITCHINGS)
 @pytest.mark.parametrize("where", WHERE)
-@pytest.mark.parametrize("server", SERVERS)
 def test_a_request_held_while_tracing_is_switched_leaves_later_requests_clean(
-    server: Server, where: str, switching: Switching, tmp_path: Path, spans_file: Path
+    serving: Serving, where: str, switching: Switching
 ) -> None:
-    a = server.prefix
-    served = Served(
-        server.command, site_environment(RELIABILITY_SPANS_FILE=str(spans_file)), tmp_path
-    )
+    served, a = serving.served, serving.server.prefix
+    log_start = len(served.log())
+    if not switching.traced_before:
+        assert served.get(f"/{a}switch/uninstrument/")[0] == 200
+    held_number = next(serving.numbers)
+    with ThreadPoolExecutor(1) as pool:
+        holding = pool.submit(served.get, f"/{a}{where}/{held_number}/", WAIT)
+        switched = served.get(f"/{a}switch/{switching.how}/?held=1", WAIT)
+        held_status, held_body = holding.result(WAIT)
     later: list[tuple[int, int, dict[str, object]]] = []
-    try:
-        if not switching.traced_before:
-            assert served.get(f"/{a}switch/uninstrument/")[0] == 200
-        with ThreadPoolExecutor(1) as pool:
-            holding = pool.submit(served.get, f"/{a}{where}/1/", WAIT)
-            switched = served.get(f"/{a}switch/{switching.how}/?held=1", WAIT)
-            held_status, held_body = holding.result(WAIT)
-        for round_number in range(ROUNDS):
-            numbers = (2 * round_number + 2, 2 * round_number + 3)
-            with ThreadPoolExecutor(2) as pool:
-                answers = [
-                    pool.submit(served.get, f"/{a}work/{number}/?pair=1", WAIT)
-                    for number in numbers
-                ]
-                for number, answer in zip(numbers, answers, strict=True):
-                    status, body = answer.result(WAIT)
-                    later.append((number, status, json.loads(body)))
-    finally:
-        served.stop()
-    spans = read_spans(spans_file)
-    log = served.log()
+    for _round in range(ROUNDS):
+        numbers = (next(serving.numbers), next(serving.numbers))
+        with ThreadPoolExecutor(2) as pool:
+            answers = [
+                pool.submit(served.get, f"/{a}work/{number}/?pair=1", WAIT) for number in numbers
+            ]
+            for number, answer in zip(numbers, answers, strict=True):
+                status, body = answer.result(WAIT)
+                later.append((number, status, json.loads(body)))
+    if not switching.traced_after:
+        assert served.get(f"/{a}switch/on/")[0] == 200  # as the next case starts
+    numbers = [held_number, *(number for number, _status, _body in later)]
+    spans = wait_for_parents(serving.spans_file, numbers)
+    log = served.log()[log_start:]
 
     assert switched == (200, switching.how.encode()), log
     assert held_status == 200, held_body
@@ -132,8 +183,8 @@ def test_a_request_held_while_tracing_is_switched_leaves_later_requests_clean(
         assert held["thread"] in threads
         assert all(len(set(threads[i : i + 2])) == 2 for i in range(0, len(threads), 2))
 
-    # The held request: its request span (if it had one) ended, with its application span in it.
-    held_span = application_span(spans, 1)
+    # The held request: its request span (if it had one) ended, named after its route.
+    held_span = application_span(spans, held_number)
     held_request = parent_of(spans, held_span)
     if switching.traced_before:
         assert held_request is not None

@@ -29,12 +29,16 @@ _override: list[override_settings] = []
 
 def hold() -> bool:
     inside.set()
-    return resume.wait(HOLD_TIMEOUT)
+    resumed = resume.wait(HOLD_TIMEOUT)
+    resume.clear()  # for the next request held (one at a time)
+    return resumed
 
 
 async def ahold() -> bool:
     inside.set()
-    return await _poll(resume)
+    resumed = await _poll(resume)
+    resume.clear()
+    return resumed
 
 
 def wait_until_held() -> bool:
