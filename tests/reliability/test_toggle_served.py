@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.exported import read_spans
+from tests.reliability.load import threaded_load
 from tests.reliability.servers import Served, site_environment, uvicorn_command, waitress_command
 from tests.reliability.traces import Span
 
@@ -208,3 +210,68 @@ def test_a_request_held_while_tracing_is_switched_leaves_later_requests_clean(
             assert request_span is None
             assert body["current"] == ""
     assert troubles(log) == [], log
+
+
+# --------------------------------------------------------------------------------------------
+# The switch flipped over and over while a threaded server is under load.
+
+LOAD_THREADS = 8
+LOAD_CLIENTS = 6
+LOAD_REQUESTS_PER_CLIENT = 150
+MAX_FLIPS = 120
+FLIPS = ("uninstrument", "on", "settings-off", "on", "off-and-on-again")
+
+
+def test_flipping_the_switch_while_waitress_is_under_load_logs_nothing(
+    tmp_path: Path, spans_file: Path, report: Callable[[str], None]
+) -> None:
+    served = Served(
+        waitress_command(threads=LOAD_THREADS),
+        site_environment(RELIABILITY_SPANS_FILE=str(spans_file)),
+        tmp_path,
+    )
+    flips: list[int] = []
+    loading = threading.Event()
+
+    def flipper() -> None:
+        for number in range(MAX_FLIPS):
+            if not loading.is_set():
+                return
+            status, _body = served.get(f"/switch/{FLIPS[number % len(FLIPS)]}/", WAIT)
+            flips.append(status)
+
+    try:
+        numbers = range(1, LOAD_CLIENTS * LOAD_REQUESTS_PER_CLIENT + 1)
+        paths = [
+            [(number, f"/probe/{number}/") for number in numbers[c::LOAD_CLIENTS]]
+            for c in range(LOAD_CLIENTS)
+        ]
+        loading.set()
+        flipping = threading.Thread(target=flipper)
+        flipping.start()
+        try:
+            load = threaded_load(served.port, paths, deadline_seconds=120)
+        finally:
+            loading.clear()
+            flipping.join(WAIT * 2)
+        if len(flips) % len(FLIPS) in (1, 3):  # the last flip left tracing off
+            assert served.get("/switch/on/")[0] == 200
+        later = [served.get(f"/work/{number}/") for number in range(10_001, 10_001 + LOAD_THREADS)]
+    finally:
+        served.stop()
+    log = served.log()
+
+    report(f"{len(flips)} flips while {load.summary()}")
+    assert load.failures == [], load.failures[:10]
+    assert flips == [200] * len(flips)
+    assert len(flips) >= len(FLIPS), "the load was over before the switch was flipped much"
+    assert troubles(log) == [], log
+    # Tracing on again: each thread's next request is in a trace of its own.
+    spans = wait_for_parents(spans_file, list(range(10_001, 10_001 + LOAD_THREADS)))
+    for number, (status, body) in enumerate(later, start=10_001):
+        assert status == 200
+        work = application_span(spans, number)
+        request_span = parent_of(spans, work)
+        assert request_span is not None
+        assert not request_span["parent_span_id"]
+        assert json.loads(body)["current"] == work["trace_id"]
