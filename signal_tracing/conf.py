@@ -45,6 +45,7 @@ class Config:
     merge_single_receiver: bool = True
     slow_receiver_ms: float = 20.0
     init_flood_threshold: int = 500
+    storm_threshold: int = 20
     jaeger_url: str | None = None
     exporter: str | None = None
     service_name: str | None = None
@@ -134,6 +135,7 @@ KEYS: Final[Mapping[str, _Key]] = {
     "MERGE_SINGLE_RECEIVER": _Key(_is_bool, "True or False"),
     "SLOW_RECEIVER_MS": _Key(_is_non_negative_number, "a number of milliseconds >= 0"),
     "INIT_FLOOD_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0"),
+    "STORM_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0 (0 turns storm reports off)"),
     "JAEGER_URL": _Key(_is_optional_str, "None or a URL such as 'http://localhost:16686'"),
     "EXPORTER": _Key(_is_exporter, 'None, "otlp" or "console"'),
     "SERVICE_NAME": _Key(_is_optional_str, "None or a non-empty string"),

@@ -25,7 +25,8 @@ from opentelemetry.trace import Span
 from signal_tracing import attributes as attrs
 from signal_tracing import spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
-from signal_tracing.nesting import Node, current_node, depth_and_reentrancy
+from signal_tracing.nesting import Node, current_node, depth_and_reentrancy, innermost_scope
+from signal_tracing.origins import send_site
 from signal_tracing.recording import Recording, active_recordings
 from signal_tracing.records import DispatchRecord, Outcome, Policy, ReceiverCall, SentObjects
 from signal_tracing.routing import (
@@ -38,6 +39,8 @@ from signal_tracing.routing import (
     signal_facts,
 )
 from signal_tracing.state import report_tracer_failure, running
+from signal_tracing.storms import StormTable, table_for
+from signal_tracing.transactions import in_atomic_block
 
 now: Final = time.perf_counter_ns
 
@@ -233,6 +236,7 @@ class FiringNode(Node):
         "record_messages",
         "recordings",
         "shared_context",
+        "storm_table",
         "sync_count",
     )
 
@@ -255,6 +259,8 @@ class FiringNode(Node):
         self.sync_count = 0
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
+        #: Where this firing is counted for storms: its scope's table, if the scope has a span.
+        self.storm_table: StormTable | None = None
 
     def firing_key(self) -> tuple[int, int] | None:
         return self.key
@@ -377,8 +383,10 @@ class FiringNode(Node):
             record = self.record
             if error is not None:
                 self._record_not_run()
-            if self.recordings:
+            if self.recordings or self.storm_table is not None:
                 record.end_ns = now()
+            if self.storm_table is not None:
+                self.storm_table.add(record, record.duration_ns)
             record.outcome = Outcome.OK if error is None else _failure_outcome(error)
             span = self.span
             if span is not None:
@@ -480,6 +488,8 @@ def start_firing(
             parent.current_call() if parent is not None else None,
         )
         record.receiver_count = visible
+        record.send_site = send_site(signal)
+        record.in_atomic_block = in_atomic_block(signal, named)
         if parent is not None:
             if record.parent_call is not None:
                 record.parent_call.children.append(record)
@@ -496,6 +506,10 @@ def start_firing(
         firing.sync_count = len(sync_receivers)
         firing.recordings = recordings
         firing.record_messages = config.record_exception_messages
+        if spans_wanted and facts_of_signal.policy is Policy.SPAN:  # not hidden, not counted
+            firing.storm_table = table_for(innermost_scope(parent), config.storm_threshold)
+            if firing.storm_table is not None:
+                record.start_ns = now()
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if (
             spans_wanted
@@ -547,6 +561,10 @@ def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
         attributes[attrs.SIGNAL_REENTRANT] = True
     if record.attributes:
         attributes.update(record.attributes)
+    if record.send_site is not None:
+        attributes.update(record.send_site.attributes)
+    if record.in_atomic_block is not None:
+        attributes[attrs.IN_ATOMIC_BLOCK] = record.in_atomic_block
     emitter = running.emitter
     assert emitter is not None
     if firing.merged:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signal_tracing.origins import SendSite
 
 
 class Outcome(str, enum.Enum):
@@ -102,6 +105,7 @@ class DispatchRecord:
         "children",
         "depth",
         "end_ns",
+        "in_atomic_block",
         "method",
         "objects",
         "outcome",
@@ -110,6 +114,7 @@ class DispatchRecord:
         "policy",
         "receiver_count",
         "reentrant",
+        "send_site",
         "sender_label",
         "signal_name",
         "signal_path",
@@ -155,6 +160,11 @@ class DispatchRecord:
         self.trace_id: str | None = None
         self.span_id: str | None = None
         self.objects: SentObjects | None = None
+        #: Where the firing came from: the first frame of the app's on the way to send().
+        self.send_site: SendSite | None = None
+        #: Model signals: whether they ran inside ``transaction.atomic()`` on their ``using``
+        #: database; ``None`` for other signals.
+        self.in_atomic_block: bool | None = None
 
     @property
     def duration_ns(self) -> int:
