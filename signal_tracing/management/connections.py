@@ -47,7 +47,9 @@ def _senders_by_key() -> dict[Any, Any]:
     return found
 
 
-class _SenderLabels:
+class SenderLabels:
+    """Labels the senders of connection entries; Django 5.2's ids are resolved once, lazily."""
+
     def __init__(self) -> None:
         self._known: dict[Any, Any] | None = None
 
@@ -71,24 +73,31 @@ def _live(entry: ConnectionEntry) -> tuple[Any, bool] | None:
     return entry.receiver, False
 
 
+def describe(entry: ConnectionEntry, senders: SenderLabels) -> ConnectedReceiver | None:
+    """Return what ``entry`` connects, or ``None`` if its weakly referenced receiver died."""
+    live = _live(entry)
+    if live is None:
+        return None
+    receiver, weak = live
+    receiver_key = entry.lookup_key[0]
+    # connect() keys a receiver by its dispatch_uid when given, else by its identity.
+    dispatch_uid = None if receiver_key == lookup_key(receiver) else str(receiver_key)
+    identity = receiver_identity(receiver)
+    return ConnectedReceiver(
+        name=identity.name,
+        file_path=identity.file_path,
+        line_number=identity.line_number,
+        is_async=entry.is_async,
+        weak=weak,
+        dispatch_uid=dispatch_uid,
+        sender=senders.label(entry),
+    )
+
+
 def connected_receivers(signal: Signal) -> Iterator[ConnectedReceiver]:
     """Yield the signal's live receivers in connection order (dead weak ones are skipped)."""
-    senders = _SenderLabels()
+    senders = SenderLabels()
     for entry in connection_entries(signal):
-        live = _live(entry)
-        if live is None:
-            continue
-        receiver, weak = live
-        receiver_key = entry.lookup_key[0]
-        # connect() keys a receiver by its dispatch_uid when given, else by its identity.
-        dispatch_uid = None if receiver_key == lookup_key(receiver) else str(receiver_key)
-        identity = receiver_identity(receiver)
-        yield ConnectedReceiver(
-            name=identity.name,
-            file_path=identity.file_path,
-            line_number=identity.line_number,
-            is_async=entry.is_async,
-            weak=weak,
-            dispatch_uid=dispatch_uid,
-            sender=senders.label(entry),
-        )
+        connected = describe(entry, senders)
+        if connected is not None:
+            yield connected
