@@ -1,0 +1,174 @@
+"""Send sites: each recorded firing knows the line of the app's that caused it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from typing import Any
+
+import pytest
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import Signal
+from django.test import override_settings
+from django.test.signals import setting_changed
+from sms import receivers as sms_receivers
+from sms.models import SmsCode
+from sms.signals import sms_code_sent
+
+from signal_tracing import origins
+from signal_tracing.origins import SendSite, send_site
+from signal_tracing.testing import SignalCapture, capture_signals
+
+pytestmark = pytest.mark.django_db
+
+order_placed = Signal()
+
+
+def on_order(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def here() -> int:
+    """The line that called ``here()``."""
+    frame = sys._getframe(1)
+    return frame.f_lineno
+
+
+def sites_of(capture: SignalCapture, signal: Signal) -> list[SendSite | None]:
+    return [firing.record.send_site for firing in capture.firings if firing.signal is signal]
+
+
+@pytest.fixture
+def order_receiver() -> Any:
+    order_placed.connect(on_order)
+    yield
+    order_placed.disconnect(on_order)
+
+
+@pytest.mark.usefixtures("order_receiver")
+def test_a_custom_signal_is_sent_from_its_send_line() -> None:
+    with capture_signals() as capture:
+        line = here() + 1
+        order_placed.send(sender="shop")
+
+    [site] = sites_of(capture, order_placed)
+    assert site is not None
+    assert (site.file_path, site.line_number) == (__file__, line)
+    assert site.function_name == (
+        "tests.test_origins.test_a_custom_signal_is_sent_from_its_send_line"
+    )
+    assert site.qualname == "test_a_custom_signal_is_sent_from_its_send_line"
+    assert site.location == f"tests/test_origins.py:{line}"
+    assert site.describe() == (
+        f"tests/test_origins.py:{line} in test_a_custom_signal_is_sent_from_its_send_line"
+    )
+
+
+def test_post_save_comes_from_the_save_call_past_the_models_own_save_override() -> None:
+    # SmsCode.save() overrides save(): its super().save() line is on the way to every save.
+    code = SmsCode(mobile="13800138000", sms_type=1)
+    with capture_signals() as capture:
+        line = here() + 1
+        code.save()
+
+    for signal in (pre_save, post_save):
+        [site] = sites_of(capture, signal)
+        assert site is not None
+        assert (site.file_path, site.line_number) == (__file__, line)
+
+
+def test_a_signal_sent_from_a_receiver_comes_from_the_receivers_line() -> None:
+    with capture_signals() as capture:
+        SmsCode.objects.create(mobile="13800138000", sms_type=1)
+
+    [site] = sites_of(capture, sms_code_sent)
+    assert site is not None
+    assert site.file_path == sms_receivers.__file__
+    assert site.function_name == "sms.receivers.send_sms_code"
+    source = inspect.getsource(sms_receivers).splitlines()[site.line_number - 1]
+    assert "sms_code_sent.send(" in source
+
+
+def test_setting_changed_comes_from_the_override_settings_line() -> None:
+    with capture_signals() as capture:
+        line = here() + 1
+        with override_settings(SMS_SENDER_NAME="tests"):
+            pass
+
+    sites = sites_of(capture, setting_changed)
+    assert len(sites) == 2  # entering and leaving
+    for site in sites:
+        assert site is not None
+        assert (site.file_path, site.line_number) == (__file__, line)
+
+
+@pytest.mark.usefixtures("order_receiver")
+def test_asend_comes_from_the_awaiting_line() -> None:
+    async def place() -> int:
+        line = here() + 1
+        await order_placed.asend(sender="shop")
+        return line
+
+    with capture_signals() as capture:
+        line = asyncio.run(place())
+
+    [site] = sites_of(capture, order_placed)
+    assert site is not None
+    assert (site.line_number, site.qualname) == (
+        line,
+        "test_asend_comes_from_the_awaiting_line.<locals>.place",
+    )
+
+
+@pytest.mark.usefixtures("order_receiver")
+def test_one_line_gives_one_site_object_and_two_lines_two() -> None:
+    with capture_signals() as capture:
+        for _ in range(3):
+            order_placed.send(sender="shop")
+        order_placed.send(sender="shop")
+
+    first, second, third, fourth = sites_of(capture, order_placed)
+    assert first is second is third
+    assert fourth is not None and first is not None
+    assert fourth != first
+    assert fourth.line_number == first.line_number + 1
+    assert {first, fourth} == {first, second, third, fourth}
+
+
+def test_no_site_for_a_save_run_in_sync_to_async_thread() -> None:
+    # asave() saves in the thread sync_to_async runs: above save() are only that thread's
+    # plumbing (threading, concurrent.futures, asgiref), the awaiting line is in another.
+    async def save() -> None:
+        await SmsCode(mobile="13800138000", sms_type=1).asave()
+
+    with capture_signals() as capture:
+        asyncio.run(save())
+
+    assert sites_of(capture, post_save) == [None]
+
+
+def test_module_level_code_is_named_after_its_module() -> None:
+    namespace: dict[str, Any] = {"__name__": "shop.orders", "order_placed": order_placed}
+    code = compile("site = send_site(order_placed)", "/srv/shop/orders.py", "exec")
+    namespace["send_site"] = send_site
+    exec(code, namespace)
+
+    site = namespace["site"]
+    assert (site.file_path, site.line_number, site.function_name) == (
+        "/srv/shop/orders.py",
+        1,
+        "shop.orders.<module>",
+    )
+
+
+def test_the_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    origins.clear_caches()
+    monkeypatch.setattr(origins._sites, "limit", 2)
+    for line in range(1, 6):
+        code = compile("\n" * (line - 1) + "site = send_site(None)", "/srv/gen.py", "exec")
+        namespace: dict[str, Any] = {"__name__": "gen", "send_site": send_site}
+        exec(code, namespace)
+        assert namespace["site"].line_number == line
+    assert len(origins._sites) <= 2
+    origins.clear_caches()
