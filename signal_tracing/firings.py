@@ -592,7 +592,8 @@ def start_firing(
             # one a recording holds.
             record.send_site = send_site(signal)
             record.in_atomic_block = in_atomic_block(signal, named)
-            if spans_possible:
+            record.only_django_receivers = 0 < riding == visible
+            if spans_possible and not record.only_django_receivers:
                 firing.storm_table = table_for(innermost_scope(parent), config.storm_threshold)
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if early_span is not None:

@@ -108,6 +108,7 @@ class DispatchRecord:
         "in_atomic_block",
         "method",
         "objects",
+        "only_django_receivers",
         "outcome",
         "parent_call",
         "parent_dispatch",
@@ -165,6 +166,10 @@ class DispatchRecord:
         #: Model signals: whether they ran inside ``transaction.atomic()`` on their ``using``
         #: database; ``None`` for other signals.
         self.in_atomic_block: bool | None = None
+        #: Every receiver it ran is Django's own and rides on the firing (``DJANGO_RECEIVERS``
+        #: ``"attributes"``): plumbing such as the test client's ``template_rendered``
+        #: receiver, never a signal storm.
+        self.only_django_receivers = False
 
     @property
     def duration_ns(self) -> int:

@@ -3,7 +3,9 @@
 A ``save()`` in a loop fires ``post_save`` (and whatever its receivers send) once per turn.
 Each firing is cheap to read alone and easy to miss among hundreds; counted per send site,
 the loop stands out. A storm is a (signal, sender, send site) that fired more than
-``STORM_THRESHOLD`` times in one request, management command or test.
+``STORM_THRESHOLD`` times in one request, management command or test. Firings whose receivers
+are all Django's own plumbing (the test client's ``template_rendered`` receiver, once per
+template) are not counted: nothing of the app's runs in them.
 
 Two consumers, one notion:
 
@@ -129,14 +131,19 @@ def find_storms(dispatches: Iterable[DispatchRecord], threshold: int) -> list[St
     """Return the storms among recorded firings, most firings first.
 
     ``dispatches`` is every firing of one request, command or test (a recording's
-    ``dispatches``). Firings of count-policy signals (``pre_init``, ``post_init``), which a
-    test capture records in full, are left out, as they are from the span events.
+    ``dispatches``). Left out, as they are from the span events: firings of count-policy
+    signals (``pre_init``, ``post_init``), firings that found no receivers, and firings that
+    ran only Django's own receivers, all of which a test capture records too.
     """
     if not threshold:
         return []
     table = StormTable(threshold)
     for record in dispatches:
-        if record.policy is Policy.SPAN:
+        if (
+            record.policy is Policy.SPAN
+            and record.receiver_count
+            and not record.only_django_receivers
+        ):
             table.add(record, record.duration_ns)
     return table.storms()
 
