@@ -72,9 +72,11 @@ def resend_codes_page(request: HttpRequest) -> HttpResponse:
         used=False,
         send_status=SendStatus.SUCCESS,
     )
+    # --8<-- [start:resend_loop]
     resent = 0
     for code in codes:
         code.save()  # sends it again: the seed's receiver runs on every save
         resent += 1
+    # --8<-- [end:resend_loop]
     messages.success(request, f"{resent} codes were sent again.")
     return redirect("sms:resend")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -17,6 +19,11 @@ from signal_tracing.testing import capture_signals, collect_spans
 pytestmark = pytest.mark.django_db
 
 MOBILE = "13800138000"
+TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
+SHOWN_STORMS = re.compile(
+    r"<!-- storms: test_the_panel_and_tests_read_the_same_storms -->\n```text\n(?P<lines>.*?)\n```",
+    re.DOTALL,
+)
 
 
 def line_of(module: object, text: str) -> int:
@@ -109,11 +116,16 @@ def test_the_panel_and_tests_read_the_same_storms(client: Client) -> None:
 
     found = find_storms([firing.record for firing in capture.firings], 3)
     line = line_of(views, "code.save()  # sends it")
-    assert [storm.describe().split(" (")[0] for storm in found] == [
+    described = [storm.describe().split(" (")[0] for storm in found]
+    assert described == [
         f"post_save sms.SmsCode x5 from sms/views.py:{line} in resend_codes_page",
         "sms_code_sent sms.SmsCode x5 from sms/receivers.py:"
         f"{line_of(receivers, 'sms_code_sent.send(sender=sender')} in send_sms_code",
     ]
+    # docs/tutorial.md shows these lines.
+    shown = SHOWN_STORMS.search(TUTORIAL.read_text(encoding="utf-8"))
+    assert shown is not None
+    assert shown["lines"].splitlines() == described
 
 
 def test_a_bad_number_is_refused(client: Client) -> None:
