@@ -130,7 +130,8 @@ def test_one_line_gives_one_site_object_and_two_lines_two() -> None:
 
     first, second, third, fourth = sites_of(capture, order_placed)
     assert first is second is third
-    assert fourth is not None and first is not None
+    assert fourth is not None
+    assert first is not None
     assert fourth != first
     assert fourth.line_number == first.line_number + 1
     assert {first, fourth} == {first, second, third, fourth}

@@ -15,8 +15,8 @@ from sms.models import SmsCode
 
 from signal_tracing import attributes as attrs
 from signal_tracing import storms
-from signal_tracing.storms import find_storms
 from signal_tracing.records import DispatchRecord
+from signal_tracing.storms import find_storms
 from signal_tracing.testing import SignalCapture, capture_signals, collect_spans
 from signal_tracing.testing.collected_spans import CollectedSpans
 
@@ -46,7 +46,9 @@ def records(capture: SignalCapture) -> list[DispatchRecord]:
 
 
 def storm_events(span: ReadableSpan) -> list[dict[str, Any]]:
-    return [dict(event.attributes or {}) for event in span.events if event.name == attrs.STORM_EVENT]
+    return [
+        dict(event.attributes or {}) for event in span.events if event.name == attrs.STORM_EVENT
+    ]
 
 
 def request_span(collected: CollectedSpans) -> ReadableSpan:
@@ -87,7 +89,8 @@ def test_a_loop_past_the_threshold_is_one_event_on_the_request_span(
 
     [event] = storm_events(request_span(collected))
     duration = event.pop(attrs.STORM_DURATION)
-    assert isinstance(duration, float) and duration > 0
+    assert isinstance(duration, float)
+    assert duration > 0
     assert event == {
         "django.signal.name": "order_placed",
         "django.signal.path": "tests.test_storms.order_placed",
@@ -96,9 +99,7 @@ def test_a_loop_past_the_threshold_is_one_event_on_the_request_span(
         "django.signal.storm.threshold": 3,
         "django.signal.send_site.file.path": __file__,
         "django.signal.send_site.line.number": storm_view,
-        "django.signal.send_site.function.name": (
-            "tests.test_storms.storm_view.<locals>.view"
-        ),
+        "django.signal.send_site.function.name": ("tests.test_storms.storm_view.<locals>.view"),
     }
 
 
@@ -137,7 +138,8 @@ def test_the_same_signal_from_two_lines_is_counted_per_line() -> None:
     found = find_storms(records(capture), 2)
     assert [storm.count for storm in found] == [3, 3]
     first, second = found
-    assert first.send_site is not None and second.send_site is not None
+    assert first.send_site is not None
+    assert second.send_site is not None
     assert first.send_site.line_number != second.send_site.line_number
     assert find_storms(records(capture), 3) == []
 

@@ -66,9 +66,7 @@ def test_the_home_page_links_it(client: Client) -> None:
 
 
 @pytest.mark.usefixtures("five_codes")
-def test_resending_is_a_storm_on_the_request_span(
-    client: Client, outbox: list[SmsMessage]
-) -> None:
+def test_resending_is_a_storm_on_the_request_span(client: Client, outbox: list[SmsMessage]) -> None:
     with collect_spans(storm_threshold=3) as collected:
         response = client.post("/sms/resend/", {"mobile": MOBILE, "sms_type": "1"}, follow=True)
 
