@@ -53,6 +53,7 @@ def test_a_custom_signal_is_sent_from_its_send_line() -> None:
         order_placed.send(sender="shop")
 
     [site] = sites_of(capture, order_placed)
+    assert capture.firings[0].send_site is site  # the test API's Firing has it too
     assert site is not None
     assert (site.file_path, site.line_number) == (__file__, line)
     assert site.function_name == (

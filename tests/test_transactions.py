@@ -47,6 +47,10 @@ def test_a_save_in_autocommit_is_outside_and_one_in_atomic_inside() -> None:
             Author.objects.create(name="inside")
 
     assert states(capture, pre_save) == [False, True]
+    assert [firing.in_atomic_block for firing in capture.firings if firing.signal is pre_save] == [
+        False,
+        True,
+    ]
     assert states(capture, post_save) == [False, True]
 
 
