@@ -25,7 +25,7 @@ from opentelemetry.trace import Span
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
-from signal_tracing.nesting import Node, current_node, depth_and_reentrancy, innermost_scope
+from signal_tracing.nesting import Node, Scope, current_node, depth_and_reentrancy
 from signal_tracing.origins import send_site
 from signal_tracing.recording import Recording, active_recordings
 from signal_tracing.records import DispatchRecord, Outcome, Policy, ReceiverCall, SentObjects
@@ -39,7 +39,7 @@ from signal_tracing.routing import (
     signal_facts,
 )
 from signal_tracing.state import report_tracer_failure, running
-from signal_tracing.storms import StormTable, table_for
+from signal_tracing.storms import StormTable
 from signal_tracing.transactions import in_atomic_block
 
 now: Final = time.perf_counter_ns
@@ -594,7 +594,7 @@ def start_firing(
             record.in_atomic_block = in_atomic_block(signal, named)
             record.only_django_receivers = 0 < riding == visible
             if spans_possible and not record.only_django_receivers:
-                firing.storm_table = table_for(innermost_scope(parent), config.storm_threshold)
+                firing.storm_table = storm_table(parent, config.storm_threshold)
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if early_span is not None:
             firing.merged = merged
@@ -642,6 +642,20 @@ def start_firing(
     except Exception:
         report_tracer_failure("starting a firing")
         return None
+
+
+def storm_table(node: Node | None, threshold: int) -> StormTable | None:
+    """The table counting storms of the innermost request, command or test around ``node``:
+    none unless that scope has a span (its storms are reported on it) and ``threshold``
+    is not 0."""
+    while node is not None and not isinstance(node, Scope):
+        node = node.parent
+    if node is None or node.span is None or not threshold:
+        return None
+    table = node.storms
+    if table is None:
+        table = node.storms = StormTable(threshold)
+    return table
 
 
 def _firing_span_name(

@@ -73,10 +73,15 @@ MAX_SITES: Final = 8192
 
 
 class SendSite:
-    """Where a firing came from: one line of one function."""
+    """Where a firing came from: one line of one function.
+
+    One object per location while it is cached (see :func:`send_site`), so that firings from
+    one line share it and it is compared and hashed by identity: a storm count's key costs
+    no call of ours.
+    """
 
     __slots__ = (
-        "_hash",
+        "__weakref__",
         "attributes",
         "file_path",
         "function_name",
@@ -102,7 +107,6 @@ class SendSite:
             attrs.SEND_SITE_LINE_NUMBER: line_number,
             attrs.SEND_SITE_FUNCTION_NAME: function_name,
         }
-        self._hash = hash((file_path, line_number, function_name))
 
     @property
     def location(self) -> str:
@@ -112,18 +116,6 @@ class SendSite:
     def describe(self) -> str:
         """``sms/views.py:42 in bulk_resend``"""
         return f"{self.location} in {self.qualname}"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SendSite):
-            return NotImplemented
-        return (
-            self.line_number == other.line_number
-            and self.file_path == other.file_path
-            and self.function_name == other.function_name
-        )
-
-    def __hash__(self) -> int:
-        return self._hash
 
     def __repr__(self) -> str:
         return f"<SendSite {self.describe()}>"
@@ -171,39 +163,46 @@ def _is_model_method(code: CodeType, qualname: str, namespace: dict[str, Any]) -
 _codes: Final[BoundedCache[int, _CodeFacts]] = BoundedCache(MAX_CODES)
 #: (id(code), f_lasti) -> (code, its site): one entry per call instruction that sent.
 _sites: Final[BoundedCache[tuple[int, int], tuple[CodeType, SendSite]]] = BoundedCache(MAX_SITES)
+#: (file, line, function) -> its site: two call instructions on one line share one site.
+_locations: Final[BoundedCache[tuple[str, int, str], SendSite]] = BoundedCache(MAX_SITES)
 
 
 def send_site(signal: object) -> SendSite | None:
     """Return where the ``send*()`` call running ``signal``'s firing came from.
 
-    Call it from the firing's prologue: every frame between here and the sender is
-    signal_tracing's or Django's, so the walk starts at the caller and skips them. ``None``
-    when no frame qualifies (the sender runs in a thread ``sync_to_async`` started, whose
-    caller is in another thread, or in a task with nothing awaiting it).
+    Call it from the firing's prologue only (``firings.start_firing``): the two frames
+    above it (``open_firing`` or ``record_empty``, then the patched ``send*()``) are
+    signal_tracing's and skipped unread; the walk skips Django's and the other plumbing
+    after them. ``None`` when no frame qualifies (the sender runs in a thread
+    ``sync_to_async`` started, whose caller is in another thread, or in a task with nothing
+    awaiting it).
     """
     skip_model_methods = id(signal) in _SAVE_AND_DELETE_SIGNALS
-    frame: FrameType | None = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(3)
     while frame is not None:
         code = frame.f_code
         facts = _codes.get(id(code))
         if facts is None or facts.code is not code:
             facts = _codes.put(id(code), _CodeFacts(code, frame))
         if not (facts.plumbing or (skip_model_methods and facts.model_method)):
-            return _site(frame, code, facts)
+            entry = _sites.get((id(code), frame.f_lasti))
+            if entry is None or entry[0] is not code:
+                entry = _new_site(frame, code, facts)
+            return entry[1]
         frame = frame.f_back
     return None
 
 
-def _site(frame: FrameType, code: CodeType, facts: _CodeFacts) -> SendSite:
-    key = (id(code), frame.f_lasti)
-    entry = _sites.get(key)
-    if entry is None or entry[0] is not code:
-        site = SendSite(code.co_filename, frame.f_lineno or 0, facts.function_name, facts.qualname)
-        entry = _sites.put(key, (code, site))
-    return entry[1]
+def _new_site(frame: FrameType, code: CodeType, facts: _CodeFacts) -> tuple[CodeType, SendSite]:
+    location = (code.co_filename, frame.f_lineno or 0, facts.function_name)
+    site = _locations.get(location)
+    if site is None:
+        site = _locations.put(location, SendSite(*location, facts.qualname))
+    return _sites.put((id(code), frame.f_lasti), (code, site))
 
 
 def clear_caches() -> None:
     """Forget every code object and site (tests; a program that unloads code)."""
     _codes.clear()
     _sites.clear()
+    _locations.clear()

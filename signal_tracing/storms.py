@@ -18,7 +18,7 @@ Two consumers, one notion:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry.util.types import AttributeValue
 
@@ -92,24 +92,6 @@ class StormTable:
     def storms(self) -> list[Storm]:
         """The entries over the threshold, most firings first."""
         return _ordered(entry for entry in self.entries.values() if entry.count > self.threshold)
-
-
-class CountsStorms(Protocol):
-    """A request, command or test scope (``nesting.Scope``)."""
-
-    span: Any
-    storms: StormTable | None
-
-
-def table_for(scope: CountsStorms | None, threshold: int) -> StormTable | None:
-    """Return the table a firing in ``scope`` is counted in: none unless the scope has a span
-    (its storms are reported on it) and ``threshold`` is not 0."""
-    if scope is None or scope.span is None or not threshold:
-        return None
-    table = scope.storms
-    if table is None:
-        table = scope.storms = StormTable(threshold)
-    return table
 
 
 def storm_event(storm: Storm, threshold: int) -> dict[str, AttributeValue]:

@@ -17,7 +17,7 @@ from sms.models import SmsCode
 from sms.signals import sms_code_sent
 
 from signal_tracing import origins
-from signal_tracing.origins import SendSite, send_site
+from signal_tracing.origins import SendSite
 from signal_tracing.testing import SignalCapture, capture_signals
 
 pytestmark = pytest.mark.django_db
@@ -150,13 +150,19 @@ def test_no_site_for_a_save_run_in_sync_to_async_thread() -> None:
     assert sites_of(capture, post_save) == [None]
 
 
-def test_module_level_code_is_named_after_its_module() -> None:
-    namespace: dict[str, Any] = {"__name__": "shop.orders", "order_placed": order_placed}
-    code = compile("site = send_site(order_placed)", "/srv/shop/orders.py", "exec")
-    namespace["send_site"] = send_site
-    exec(code, namespace)
+def run_module(source: str, filename: str, module: str) -> None:
+    """Run ``source`` as module ``module``'s code, from ``filename``."""
+    namespace: dict[str, Any] = {"__name__": module, "order_placed": order_placed}
+    exec(compile(source, filename, "exec"), namespace)
 
-    site = namespace["site"]
+
+@pytest.mark.usefixtures("order_receiver")
+def test_module_level_code_is_named_after_its_module() -> None:
+    with capture_signals() as capture:
+        run_module('order_placed.send(sender="shop")', "/srv/shop/orders.py", "shop.orders")
+
+    [site] = sites_of(capture, order_placed)
+    assert site is not None
     assert (site.file_path, site.line_number, site.function_name) == (
         "/srv/shop/orders.py",
         1,
@@ -164,13 +170,26 @@ def test_module_level_code_is_named_after_its_module() -> None:
     )
 
 
+@pytest.mark.usefixtures("order_receiver")
 def test_the_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     origins.clear_caches()
     monkeypatch.setattr(origins._sites, "limit", 2)
-    for line in range(1, 6):
-        code = compile("\n" * (line - 1) + "site = send_site(None)", "/srv/gen.py", "exec")
-        namespace: dict[str, Any] = {"__name__": "gen", "send_site": send_site}
-        exec(code, namespace)
-        assert namespace["site"].line_number == line
+    monkeypatch.setattr(origins._locations, "limit", 2)
+    with capture_signals() as capture:
+        for line in range(1, 6):
+            run_module("\n" * (line - 1) + 'order_placed.send(sender="shop")', "/srv/gen.py", "gen")
+
+    assert [site.line_number for site in sites_of(capture, order_placed) if site] == [1, 2, 3, 4, 5]
     assert len(origins._sites) <= 2
+    assert len(origins._locations) <= 2
     origins.clear_caches()
+
+
+@pytest.mark.usefixtures("order_receiver")
+def test_two_sends_on_one_line_share_its_site() -> None:
+    source = 'order_placed.send(sender="a"); order_placed.send(sender="b")'
+    with capture_signals() as capture:
+        run_module(source, "/srv/shop/orders.py", "shop.orders")
+
+    first, second = sites_of(capture, order_placed)
+    assert first is second
