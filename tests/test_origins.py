@@ -138,6 +138,7 @@ def test_one_line_gives_one_site_object_and_two_lines_two() -> None:
     assert {first, fourth} == {first, second, third, fourth}
 
 
+@pytest.mark.django_db(transaction=True)  # saved in another thread: outside this test's transaction
 def test_no_site_for_a_save_run_in_sync_to_async_thread() -> None:
     # asave() saves in the thread sync_to_async runs: above save() are only that thread's
     # plumbing (threading, concurrent.futures, asgiref), the awaiting line is in another.
