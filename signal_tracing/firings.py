@@ -686,8 +686,13 @@ def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[
         attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(riding)
     if record.attributes:
         attributes.update(record.attributes)
-    if record.send_site is not None:
-        attributes.update(record.send_site.attributes)
+    site = record.send_site
+    if site is not None:
+        shown = running.config.send_site_attributes
+        if shown == "compact":
+            attributes.update(site.compact_attributes)
+        elif shown == "full":
+            attributes.update(site.full_attributes)
     if record.in_atomic_block is not None:
         attributes[attrs.IN_ATOMIC_BLOCK] = record.in_atomic_block
     if firing.merged:

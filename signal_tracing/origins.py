@@ -82,8 +82,9 @@ class SendSite:
 
     __slots__ = (
         "__weakref__",
-        "attributes",
+        "compact_attributes",
         "file_path",
+        "full_attributes",
         "function_name",
         "line_number",
         "qualname",
@@ -101,8 +102,10 @@ class SendSite:
         self.qualname = qualname
         #: The path relative to its import root: ``sms/views.py``.
         self.short_path = short_path(file_path)
-        #: The span attributes that carry it (built once per site; do not change).
-        self.attributes: dict[str, AttributeValue] = {
+        #: The span attributes that carry it (built once per site; do not change), for
+        #: each value of SEND_SITE_ATTRIBUTES: one attribute, or the code.*-shaped three.
+        self.compact_attributes: dict[str, AttributeValue] = {attrs.SEND_SITE: self.describe()}
+        self.full_attributes: dict[str, AttributeValue] = {
             attrs.SEND_SITE_FILE_PATH: file_path,
             attrs.SEND_SITE_LINE_NUMBER: line_number,
             attrs.SEND_SITE_FUNCTION_NAME: function_name,

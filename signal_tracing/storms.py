@@ -104,8 +104,9 @@ def storm_event(storm: Storm, threshold: int) -> dict[str, AttributeValue]:
         attrs.STORM_DURATION: storm.total_ns / 1e9,
         attrs.STORM_THRESHOLD: threshold,
     }
-    if storm.send_site is not None:
-        attributes.update(storm.send_site.attributes)
+    if storm.send_site is not None:  # both forms: one event per storm costs nothing
+        attributes.update(storm.send_site.compact_attributes)
+        attributes.update(storm.send_site.full_attributes)
     return attributes
 
 

@@ -18,7 +18,7 @@ from sms.signals import sms_code_sent
 
 from signal_tracing import origins
 from signal_tracing.origins import SendSite
-from signal_tracing.testing import SignalCapture, capture_signals
+from signal_tracing.testing import SignalCapture, capture_signals, collect_spans
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +194,43 @@ def test_two_sends_on_one_line_share_its_site() -> None:
 
     first, second = sites_of(capture, order_placed)
     assert first is second
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        ("compact", {"django.signal.send_site": "{short}:{line} in {function}"}),
+        (
+            "full",
+            {
+                "django.signal.send_site.file.path": "{file}",
+                "django.signal.send_site.line.number": "{line}",
+                "django.signal.send_site.function.name": "tests.test_origins.{function}",
+            },
+        ),
+        ("off", {}),
+    ],
+)
+@pytest.mark.usefixtures("order_receiver")
+def test_send_site_attributes_on_the_span(shown: str, expected: dict[str, str]) -> None:
+    with collect_spans(send_site_attributes=shown) as collected:
+        line = here() + 1
+        order_placed.send(sender="shop")
+
+    [span] = collected.finished()
+    function = "test_send_site_attributes_on_the_span"
+    values = {
+        "short": "tests/test_origins.py",
+        "line": line,
+        "function": function,
+        "file": __file__,
+    }
+    wanted = {
+        key: line if value == "{line}" else value.format(**values)
+        for key, value in expected.items()
+    }
+    assert {
+        key: value
+        for key, value in (span.attributes or {}).items()
+        if key.startswith("django.signal.send_site")
+    } == wanted

@@ -97,6 +97,7 @@ def test_a_loop_past_the_threshold_is_one_event_on_the_request_span(
         "django.signal.sender": "shop",
         "django.signal.storm.count": 5,
         "django.signal.storm.threshold": 3,
+        "django.signal.send_site": f"tests/test_storms.py:{storm_view} in storm_view.<locals>.view",
         "django.signal.send_site.file.path": __file__,
         "django.signal.send_site.line.number": storm_view,
         "django.signal.send_site.function.name": ("tests.test_storms.storm_view.<locals>.view"),

@@ -47,10 +47,9 @@ def test_single_receiver_send_is_one_merged_span(exporter: InMemorySpanExporter)
         "code.function.name": "tests.dispatch.receivers.ok",
         "code.file.path": receivers.__file__,
         "code.line.number": ok.__code__.co_firstlineno,
-        "django.signal.send_site.file.path": __file__,
-        "django.signal.send_site.line.number": sent_from,
-        "django.signal.send_site.function.name": (
-            "tests.dispatch.test_spans.test_single_receiver_send_is_one_merged_span"
+        "django.signal.send_site": (
+            f"tests/dispatch/test_spans.py:{sent_from} in "
+            "test_single_receiver_send_is_one_merged_span"
         ),
     }
 
