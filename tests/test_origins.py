@@ -138,7 +138,9 @@ def test_one_line_gives_one_site_object_and_two_lines_two() -> None:
     assert {first, fourth} == {first, second, third, fourth}
 
 
-@pytest.mark.django_db(transaction=True)  # saved in another thread: outside this test's transaction
+# Saved in another thread, outside this test's transaction. serialized_rollback: the flush
+# after it then leaves the content types to the serialized-rollback tests that follow.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_no_site_for_a_save_run_in_sync_to_async_thread() -> None:
     # asave() saves in the thread sync_to_async runs: above save() are only that thread's
     # plumbing (threading, concurrent.futures, asgiref), the awaiting line is in another.
