@@ -22,10 +22,10 @@ from signal_tracing.testing import SignalCapture, capture_signals, collect_spans
 
 pytestmark = pytest.mark.django_db
 
-order_placed = Signal()
+parcel_posted = Signal()
 
 
-def on_order(sender: Any, **kwargs: Any) -> None:
+def on_parcel(sender: Any, **kwargs: Any) -> None:
     pass
 
 
@@ -40,19 +40,19 @@ def sites_of(capture: SignalCapture, signal: Signal) -> list[SendSite | None]:
 
 
 @pytest.fixture
-def order_receiver() -> Any:
-    order_placed.connect(on_order)
+def parcel_receiver() -> Any:
+    parcel_posted.connect(on_parcel)
     yield
-    order_placed.disconnect(on_order)
+    parcel_posted.disconnect(on_parcel)
 
 
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_a_custom_signal_is_sent_from_its_send_line() -> None:
     with capture_signals() as capture:
         line = here() + 1
-        order_placed.send(sender="shop")
+        parcel_posted.send(sender="shop")
 
-    [site] = sites_of(capture, order_placed)
+    [site] = sites_of(capture, parcel_posted)
     assert capture.firings[0].send_site is site  # the test API's Firing has it too
     assert site is not None
     assert (site.file_path, site.line_number) == (__file__, line)
@@ -104,17 +104,17 @@ def test_setting_changed_comes_from_the_override_settings_line() -> None:
         assert (site.file_path, site.line_number) == (__file__, line)
 
 
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_asend_comes_from_the_awaiting_line() -> None:
     async def place() -> int:
         line = here() + 1
-        await order_placed.asend(sender="shop")
+        await parcel_posted.asend(sender="shop")
         return line
 
     with capture_signals() as capture:
         line = asyncio.run(place())
 
-    [site] = sites_of(capture, order_placed)
+    [site] = sites_of(capture, parcel_posted)
     assert site is not None
     assert (site.line_number, site.qualname) == (
         line,
@@ -122,14 +122,14 @@ def test_asend_comes_from_the_awaiting_line() -> None:
     )
 
 
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_one_line_gives_one_site_object_and_two_lines_two() -> None:
     with capture_signals() as capture:
         for _ in range(3):
-            order_placed.send(sender="shop")
-        order_placed.send(sender="shop")
+            parcel_posted.send(sender="shop")
+        parcel_posted.send(sender="shop")
 
-    first, second, third, fourth = sites_of(capture, order_placed)
+    first, second, third, fourth = sites_of(capture, parcel_posted)
     assert first is second is third
     assert fourth is not None
     assert first is not None
@@ -155,16 +155,16 @@ def test_no_site_for_a_save_run_in_sync_to_async_thread() -> None:
 
 def run_module(source: str, filename: str, module: str) -> None:
     """Run ``source`` as module ``module``'s code, from ``filename``."""
-    namespace: dict[str, Any] = {"__name__": module, "order_placed": order_placed}
+    namespace: dict[str, Any] = {"__name__": module, "parcel_posted": parcel_posted}
     exec(compile(source, filename, "exec"), namespace)
 
 
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_module_level_code_is_named_after_its_module() -> None:
     with capture_signals() as capture:
-        run_module('order_placed.send(sender="shop")', "/srv/shop/orders.py", "shop.orders")
+        run_module('parcel_posted.send(sender="shop")', "/srv/shop/orders.py", "shop.orders")
 
-    [site] = sites_of(capture, order_placed)
+    [site] = sites_of(capture, parcel_posted)
     assert site is not None
     assert (site.file_path, site.line_number, site.function_name) == (
         "/srv/shop/orders.py",
@@ -173,28 +173,36 @@ def test_module_level_code_is_named_after_its_module() -> None:
     )
 
 
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_the_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     origins.clear_caches()
     monkeypatch.setattr(origins._sites, "limit", 2)
     monkeypatch.setattr(origins._locations, "limit", 2)
     with capture_signals() as capture:
         for line in range(1, 6):
-            run_module("\n" * (line - 1) + 'order_placed.send(sender="shop")', "/srv/gen.py", "gen")
+            run_module(
+                "\n" * (line - 1) + 'parcel_posted.send(sender="shop")', "/srv/gen.py", "gen"
+            )
 
-    assert [site.line_number for site in sites_of(capture, order_placed) if site] == [1, 2, 3, 4, 5]
+    assert [site.line_number for site in sites_of(capture, parcel_posted) if site] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
     assert len(origins._sites) <= 2
     assert len(origins._locations) <= 2
     origins.clear_caches()
 
 
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_two_sends_on_one_line_share_its_site() -> None:
-    source = 'order_placed.send(sender="a"); order_placed.send(sender="b")'
+    source = 'parcel_posted.send(sender="a"); parcel_posted.send(sender="b")'
     with capture_signals() as capture:
         run_module(source, "/srv/shop/orders.py", "shop.orders")
 
-    first, second = sites_of(capture, order_placed)
+    first, second = sites_of(capture, parcel_posted)
     assert first is second
 
 
@@ -213,11 +221,11 @@ def test_two_sends_on_one_line_share_its_site() -> None:
         ("off", {}),
     ],
 )
-@pytest.mark.usefixtures("order_receiver")
+@pytest.mark.usefixtures("parcel_receiver")
 def test_send_site_attributes_on_the_span(shown: str, expected: dict[str, str]) -> None:
     with collect_spans(send_site_attributes=shown) as collected:
         line = here() + 1
-        order_placed.send(sender="shop")
+        parcel_posted.send(sender="shop")
 
     [span] = collected.finished()
     function = "test_send_site_attributes_on_the_span"

@@ -20,21 +20,21 @@ from signal_tracing.storms import find_storms
 from signal_tracing.testing import SignalCapture, capture_signals, collect_spans
 from signal_tracing.testing.collected_spans import CollectedSpans
 
-order_placed = Signal()
-order_shipped = Signal()
+stock_counted = Signal()
+stock_moved = Signal()
 
 
-def on_order(sender: Any, **kwargs: Any) -> None:
+def on_stock(sender: Any, **kwargs: Any) -> None:
     pass
 
 
 @pytest.fixture(autouse=True)
-def order_receivers() -> Iterator[None]:
-    order_placed.connect(on_order)
-    order_shipped.connect(on_order)
+def stock_receivers() -> Iterator[None]:
+    stock_counted.connect(on_stock)
+    stock_moved.connect(on_stock)
     yield
-    order_placed.disconnect(on_order)
-    order_shipped.disconnect(on_order)
+    stock_counted.disconnect(on_stock)
+    stock_moved.disconnect(on_stock)
 
 
 def here() -> int:
@@ -58,7 +58,7 @@ def request_span(collected: CollectedSpans) -> ReadableSpan:
 
 @pytest.fixture
 def storm_view(settings: Any) -> Iterator[int]:
-    """Serve /storm/: sends ``order_placed`` in a loop, from the line it yields."""
+    """Serve /storm/: sends ``stock_counted`` in a loop, from the line it yields."""
     from django.http import HttpRequest, HttpResponse
     from django.urls import path
 
@@ -68,7 +68,7 @@ def storm_view(settings: Any) -> Iterator[int]:
         for item in request.GET["senders"].split(","):
             sender, count = item.split(":")
             for _ in range(int(count)):
-                order_placed.send(sender=sender)
+                stock_counted.send(sender=sender)
         return HttpResponse("ok")
 
     import types
@@ -92,8 +92,8 @@ def test_a_loop_past_the_threshold_is_one_event_on_the_request_span(
     assert isinstance(duration, float)
     assert duration > 0
     assert event == {
-        "django.signal.name": "order_placed",
-        "django.signal.path": "tests.test_storms.order_placed",
+        "django.signal.name": "stock_counted",
+        "django.signal.path": "tests.test_storms.stock_counted",
         "django.signal.sender": "shop",
         "django.signal.storm.count": 5,
         "django.signal.storm.threshold": 3,
@@ -132,9 +132,9 @@ def test_storms_are_ordered_most_firings_first(client: Client, storm_view: int) 
 def test_the_same_signal_from_two_lines_is_counted_per_line() -> None:
     with capture_signals() as capture:
         for _ in range(3):
-            order_placed.send(sender="shop")
+            stock_counted.send(sender="shop")
         for _ in range(3):
-            order_placed.send(sender="shop")
+            stock_counted.send(sender="shop")
 
     found = find_storms(records(capture), 2)
     assert [storm.count for storm in found] == [3, 3]
@@ -149,13 +149,13 @@ def test_find_storms_describes_each_storm_the_way_the_panel_shows_it() -> None:
     with capture_signals() as capture:
         line = here() + 2
         for _ in range(4):
-            order_shipped.send(sender="depot")
+            stock_moved.send(sender="depot")
 
     [storm] = find_storms(records(capture), 3)
-    assert (storm.signal_name, storm.sender_label, storm.count) == ("order_shipped", "depot", 4)
+    assert (storm.signal_name, storm.sender_label, storm.count) == ("stock_moved", "depot", 4)
     assert storm.total_ns > 0
     assert storm.describe().startswith(
-        f"order_shipped depot x4 from tests/test_storms.py:{line} in "
+        f"stock_moved depot x4 from tests/test_storms.py:{line} in "
         "test_find_storms_describes_each_storm_the_way_the_panel_shows_it ("
     )
 
@@ -174,7 +174,7 @@ def test_a_scope_counts_a_bounded_number_of_keys(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(storms, "MAX_KEYS_PER_SCOPE", 2)
     with capture_signals() as capture:
         for sender in ("a", "b", "c", "c"):
-            order_placed.send(sender=sender)
+            stock_counted.send(sender=sender)
 
     table = storms.StormTable(0)
     for record in records(capture):

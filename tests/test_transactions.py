@@ -17,7 +17,7 @@ from signal_tracing.testing import SignalCapture, capture_signals
 from signal_tracing.transactions import in_atomic_block
 from tests.testapp.models import Author, Book, Tag
 
-order_placed = Signal()
+invoice_issued = Signal()
 
 
 def noop(sender: Any, **kwargs: Any) -> None:
@@ -70,14 +70,14 @@ def test_a_testcase_style_test_runs_inside_its_transaction() -> None:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("book_receivers")
 def test_other_signals_have_no_transaction_state() -> None:
-    order_placed.connect(noop)
+    invoice_issued.connect(noop)
     try:
         with capture_signals() as capture:
-            order_placed.send(sender="shop", using="default")
+            invoice_issued.send(sender="shop", using="default")
     finally:
-        order_placed.disconnect(noop)
+        invoice_issued.disconnect(noop)
 
-    assert states(capture, order_placed) == [None]
+    assert states(capture, invoice_issued) == [None]
 
 
 def test_reading_it_in_a_fresh_thread_connects_nothing() -> None:
