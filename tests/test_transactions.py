@@ -38,7 +38,7 @@ def states(capture: SignalCapture, signal: Signal) -> list[bool | None]:
     return [firing.record.in_atomic_block for firing in capture.firings if firing.signal is signal]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("book_receivers")
 def test_a_save_in_autocommit_is_outside_and_one_in_atomic_inside() -> None:
     with capture_signals() as capture:
@@ -121,7 +121,7 @@ def test_on_commit_callbacks_are_exactly_the_apps(
     assert [entry[1] for entry in connection.run_on_commit] == callbacks
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("book_receivers")
 def test_the_span_carries_the_transaction_state(exporter: InMemorySpanExporter) -> None:
     with transaction.atomic():
