@@ -507,13 +507,16 @@ def start_firing(
     """Set up the record (and span) of a traced firing; ``None`` if it is hidden or broken.
 
     A firing that runs only Django's own receivers is counted instead under the lean
-    ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture.
+    ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture
+    or a receiver-coverage run.
     """
     try:
         facts_of_signal = decided.signal
         assert facts_of_signal is not None
         config = running.config
         recordings = active_recordings.get()
+        # Receiver coverage counts every call in enter(): no shortcut below may skip it.
+        counting = call_counts.active is not None
         facts = [receiver_facts(receiver) for receiver in sync_receivers]
         if async_receivers:
             facts += [receiver_facts(receiver) for receiver in async_receivers]
@@ -528,6 +531,7 @@ def start_firing(
             riding
             and riding == visible
             and config.django_receivers == "count"
+            and not counting
             and not any(recording.everything for recording in recordings)
         ):
             return UntracedFiring(None, None, signal, sender)
@@ -540,9 +544,7 @@ def start_firing(
         ):
             # Hidden (the toolbar's own work, say): only a test capture or receiver coverage
             # still wants it.
-            if call_counts.active is None and not any(
-                recording.everything for recording in recordings
-            ):
+            if not counting and not any(recording.everything for recording in recordings):
                 return None
             spans_wanted = False
         parent = current_node.get()
@@ -557,6 +559,7 @@ def start_firing(
             spans_wanted
             and parent is None
             and not recordings
+            and not counting
             and visible
             and facts_of_signal.policy is Policy.SPAN
         ):
@@ -622,6 +625,7 @@ def start_firing(
         firing.calls_untracked = (
             firing.span is not None
             and not recordings
+            and not counting
             and (firing.merged or riding == visible == len(facts))
         )
         if firing.shared_context or firing.calls_untracked:
