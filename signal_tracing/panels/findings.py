@@ -1,5 +1,5 @@
-"""Warnings worth a developer's attention: re-entrancy, slow or failing receivers, floods,
-dropped spans and firings past the recording limit.
+"""Warnings worth a developer's attention: re-entrancy, slow or failing receivers, signal
+storms, floods, dropped spans and firings past the recording limit.
 
 Each finding is a plain JSON value; the template turns its ``kind`` into a sentence, so
 stored snapshots render in whatever language the toolbar uses when they are viewed.
@@ -13,6 +13,7 @@ from typing import Literal, TypedDict
 from signal_tracing.panels.summary import CountTotal, LeftOut
 from signal_tracing.panels.timeline import location
 from signal_tracing.records import DispatchRecord, Outcome
+from signal_tracing.storms import find_storms
 
 #: Signals that fire once per model instance built: a page that builds thousands of
 #: instances is usually loading more rows than it shows. Only models with a pre_init or
@@ -23,7 +24,9 @@ INIT_SIGNAL_PATHS = frozenset(
 #: Findings of one kind beyond this are counted, not listed.
 MAX_PER_KIND = 25
 
-FindingKind = Literal["reentrant", "slow", "raised", "init_flood", "spans_dropped", "not_recorded"]
+FindingKind = Literal[
+    "reentrant", "slow", "raised", "storm", "init_flood", "spans_dropped", "not_recorded"
+]
 _FAILED = frozenset({Outcome.RAISED, Outcome.HANDLED, Outcome.CANCELLED})
 
 
@@ -50,6 +53,10 @@ class Finding(TypedDict):
     count: int
     threshold: float
     chain: list[ChainStep]
+    #: Storms: the line the firings came from (``sms/views.py:42``), ``""`` when unknown.
+    send_site: str
+    send_site_path: str
+    send_site_function: str
 
 
 def _finding(kind: FindingKind, **values: object) -> Finding:
@@ -67,6 +74,9 @@ def _finding(kind: FindingKind, **values: object) -> Finding:
         count=0,
         threshold=0.0,
         chain=[],
+        send_site="",
+        send_site_path="",
+        send_site_function="",
     )
     finding.update(values)  # type: ignore[typeddict-item]
     return finding
@@ -143,6 +153,31 @@ def slow_and_raised(
                     )
                 )
     return slow, raised
+
+
+def storms(dispatches: Iterable[DispatchRecord], threshold: int) -> list[Finding]:
+    """Return each signal and sender fired more than ``threshold`` times from one send site.
+
+    The same storms the request span reports as events (:mod:`signal_tracing.storms`), read
+    from the recorded firings: those past the recording limit are not counted.
+    """
+    found = []
+    for storm in find_storms(dispatches, threshold):
+        site = storm.send_site
+        found.append(
+            _finding(
+                "storm",
+                signal=storm.signal_name,
+                sender=storm.sender_label,
+                count=storm.count,
+                duration_ms=round(storm.total_ns / 1e6, 3),
+                threshold=float(threshold),
+                send_site=site.location if site is not None else "",
+                send_site_path=site.file_path if site is not None else "",
+                send_site_function=site.qualname if site is not None else "",
+            )
+        )
+    return found
 
 
 def init_floods(

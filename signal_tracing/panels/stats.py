@@ -22,7 +22,7 @@ from signal_tracing.panels.timeline import Nesting, Row, Window
 from signal_tracing.recording import Recording
 
 #: Bumped when the shape changes, so old stored snapshots can be recognised.
-STATS_VERSION = 3
+STATS_VERSION = 4
 #: Firings a request's recording keeps: each is at least one row of the waterfall, so no
 #: more can be shown. Later ones are counted per signal and sender only.
 MAX_FIRINGS = timeline.MAX_ROWS
@@ -55,6 +55,7 @@ class PanelStats(TypedDict):
     spans_dropped: int
     slow_receiver_ms: float
     init_flood_threshold: int
+    storm_threshold: int
     #: Signals with live receivers at the end of the request, each receiver with its use.
     connected: list[ConnectedSignal]
     connected_receivers: int
@@ -110,6 +111,7 @@ def empty_stats(
         spans_dropped=0,
         slow_receiver_ms=config.slow_receiver_ms,
         init_flood_threshold=config.init_flood_threshold,
+        storm_threshold=config.storm_threshold,
         connected=signals,
         connected_receivers=sum(len(signal["receivers"]) for signal in signals),
         receivers_run=0,
@@ -150,6 +152,7 @@ def build_stats(
             *findings.reentrant(dispatches, shown.row_ids),
             *raised,
             *slow,
+            *findings.storms(dispatches, config.storm_threshold),
             *findings.init_floods(
                 dispatches, counts, recording.left_out, config.init_flood_threshold
             ),
@@ -192,6 +195,7 @@ def build_stats(
         spans_dropped=spans_dropped,
         slow_receiver_ms=config.slow_receiver_ms,
         init_flood_threshold=config.init_flood_threshold,
+        storm_threshold=config.storm_threshold,
         connected=signals,
         connected_receivers=len(rows_connected),
         receivers_run=sum(1 for row in rows_connected if row["calls"] or row["counted"]),

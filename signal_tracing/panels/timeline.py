@@ -49,6 +49,15 @@ class Row(TypedDict):
     trace_id: str
     span_id: str
     trace_url: str
+    #: Firing rows: where the firing came from (``sms/views.py:42``), ``""`` when unknown.
+    send_site: str
+    send_site_path: str
+    send_site_line: int
+    #: The function running the send site's line, module-qualified (``sms.views.resend``).
+    send_site_function: str
+    #: Firing rows of model signals: sent inside ``transaction.atomic()`` on their database;
+    #: ``None`` for other signals (and receiver rows).
+    in_atomic_block: bool | None
 
 
 #: Narrowest bar drawn, in percent of the window, so that instant calls stay visible.
@@ -200,6 +209,11 @@ def _base_row(
         trace_id="",
         span_id="",
         trace_url="",
+        send_site="",
+        send_site_path="",
+        send_site_line=0,
+        send_site_function="",
+        in_atomic_block=None,
     )
 
 
@@ -213,6 +227,13 @@ def _dispatch_row(row_id: int, record: DispatchRecord, window: Window) -> Row:
     ]
     row["trace_id"] = record.trace_id or ""
     row["span_id"] = record.span_id or ""
+    site = record.send_site
+    if site is not None:
+        row["send_site"] = site.location
+        row["send_site_path"] = site.file_path
+        row["send_site_line"] = site.line_number
+        row["send_site_function"] = site.function_name
+    row["in_atomic_block"] = record.in_atomic_block
     return row
 
 

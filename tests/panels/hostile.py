@@ -2,7 +2,8 @@
 
 A receiver's name comes from its ``__qualname__`` (code may set it), its location from the
 code object's file name (``compile()`` takes any string), its ``dispatch_uid`` and a
-literal-string sender filter from whoever connects it. Each must come out as text.
+literal-string sender filter from whoever connects it. A firing's send site comes from the
+sending code's file name, qualified name and module ``__name__``. Each must come out as text.
 """
 
 from __future__ import annotations
@@ -31,6 +32,28 @@ def _hostile_receiver() -> Callable[..., None]:
 
 
 receive = _hostile_receiver()
+
+MODULE = "<iframe src=javascript:alert('module')>"
+
+
+def _hostile_sender() -> Callable[[int], None]:
+    # A function whose file, module and qualified name are markup, sending in a loop.
+    namespace: dict[str, Any] = {
+        "__name__": MODULE,
+        "parcel_scanned": parcel_scanned,
+        "SENDER": SENDER,
+    }
+    source = (
+        "def scan(times):\n    for _ in range(times):\n        parcel_scanned.send(sender=SENDER)\n"
+    )
+    exec(compile(source, FILE_NAME, "exec"), namespace)
+    scan: Callable[[int], None] = namespace["scan"]
+    scan.__code__ = scan.__code__.replace(co_qualname=QUALNAME)
+    return scan
+
+
+#: ``scan(times)`` sends :data:`parcel_scanned` ``times`` times from line 3 of FILE_NAME.
+scan = _hostile_sender()
 _leaks = itertools.count(1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -83,3 +84,15 @@ def tags_of(html: str) -> set[str]:
     parser = _Tags()
     parser.feed(html)
     return parser.tags
+
+
+def line_of(function: Callable[..., object], text: str) -> int:
+    """Return the number of the first line of ``function``'s source that holds ``text``."""
+    lines, first = inspect.getsourcelines(function)
+    return first + next(index for index, line in enumerate(lines) if text in line)
+
+
+def details_of(html: str) -> list[str]:
+    """Return each "term: description" pair of the rows' details, as text."""
+    pairs = re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", html, re.S)
+    return [f"{text_of(term)}: {text_of(description)}" for term, description in pairs]

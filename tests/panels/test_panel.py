@@ -21,7 +21,7 @@ from signal_tracing import nesting
 from signal_tracing.panels.stats import MAX_FIRINGS
 from tests.panels import hostile, views
 from tests.panels.conftest import PANEL_ID, ToolbarClient
-from tests.panels.html import connected_rows, tags_of, text_of, timeline_rows
+from tests.panels.html import connected_rows, line_of, tags_of, text_of, timeline_rows
 from tests.panels.receivers import (
     SLOW_SECONDS,
     audit_payment,
@@ -47,14 +47,20 @@ def test_render_panel_shows_every_firing_and_receiver_in_request_order(
         line = receiver.__code__.co_firstlineno
         return f"tests.panels.receivers.{receiver.__name__} tests/panels/receivers.py:{line}"
 
+    # Each firing with its send site: the line that sent it.
+    view = "tests/panels/views.py"
     assert timeline_rows(html) == [
-        "checkout | shop | send | 2 receivers | ok",
+        f"checkout from {view}:{line_of(views.checkout_view, 'checkout.send')} | shop | send "
+        "| 2 receivers | ok",
         f"{called(reserve_stock)} | shop | send | sync | ok",
         f"{called(email_receipt)} | shop | send | sync | ok",
-        "checkout re-entrant | shop | send | 2 receivers | ok",
+        "checkout re-entrant from "
+        f"tests/panels/receivers.py:{line_of(email_receipt, 'checkout.send')} | shop | send "
+        "| 2 receivers | ok",
         f"{called(reserve_stock)} | shop | send | sync | ok",
         f"{called(email_receipt)} | shop | send | sync | ok",
-        "paid | shop | send_robust | 3 receivers | ok",
+        f"paid from {view}:{line_of(views.checkout_view, 'paid.send_robust')} | shop "
+        "| send_robust | 3 receivers | ok",
         f"{called(notify_warehouse)} | shop | send_robust | sync | handled by send_robust",
         f"{called(thank_customer)} | shop | send_robust | sync | ok",
         f"{called(audit_payment)} | shop | send_robust | async | ok",
@@ -141,9 +147,14 @@ def test_stats_are_recorded_once_per_request(toolbar: ToolbarClient, settings: A
 def test_async_views_are_recorded_under_asgi(toolbar: ToolbarClient) -> None:
     request_id = async_to_sync(toolbar.avisit)("/checkout/async/")
     rows = timeline_rows(toolbar.render_panel(request_id))
-    assert rows[0].startswith("checkout | shop | asend | 2 receivers")
+    view = "tests/panels/views.py"
+    assert rows[0].startswith(
+        f"checkout from {view}:{line_of(views.async_checkout_view, 'checkout.asend')} | shop "
+        "| asend | 2 receivers"
+    )
     assert [row for row in rows if row.startswith("paid")] == [
-        "paid | shop | asend_robust | 3 receivers | ok"
+        f"paid from {view}:{line_of(views.async_checkout_view, 'paid.asend_robust')} | shop "
+        "| asend_robust | 3 receivers | ok"
     ]
     assert any("audit_payment" in row and "| async |" in row for row in rows)
     assert any("notify_warehouse" in row and "handled by asend_robust" in row for row in rows)
@@ -239,9 +250,14 @@ def test_models_are_labelled_never_stringified(toolbar: ToolbarClient) -> None:
         post_save.disconnect(on_saved, sender=Author)
         post_save.disconnect(on_saved, sender=ExplodingRepr)
     assert str(Author.objects.get()) == "<script>alert('model')</script>"
-    rows = timeline_rows(html)
-    assert "post_save | testapp.Author | send | 1 receiver | ok" in rows
-    assert "post_save | testapp.ExplodingRepr | send | 1 receiver | ok" in rows
+    sent_from = f"from tests/panels/views.py:{line_of(views.exploding_view, 'Author.objects')}"
+    # (A test's database work runs inside its transaction.)
+    assert f"post_save in transaction {sent_from} | testapp.Author | send | 1 receiver | ok" in (
+        timeline_rows(html)
+    )
+    rows = [re.sub(r" from \S+:\d+ \|", " |", row) for row in timeline_rows(html)]
+    assert "post_save in transaction | testapp.Author | send | 1 receiver | ok" in rows
+    assert "post_save in transaction | testapp.ExplodingRepr | send | 1 receiver | ok" in rows
     # Neither instance's str() reaches the panel, escaped or not.
     assert "alert" not in html
     assert "bold" not in html

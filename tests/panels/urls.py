@@ -7,6 +7,7 @@ urlpatterns = [
     path("checkout/async/", views.async_checkout_view),
     path("hostile/", views.hostile_sender_view),
     path("parcel/", views.parcel_view),
+    path("parcels/", views.parcels_view),
     path("authors/", views.authors_view),
     path("busy/", views.busy_page_view),
     path("exploding/", views.exploding_view),

@@ -57,6 +57,12 @@ def parcel_view(request: HttpRequest) -> HttpResponse:
     return page("<p>scanned</p>")
 
 
+def parcels_view(request: HttpRequest) -> HttpResponse:
+    # The hostile receiver fired in a loop by hostile code: a storm whose send site is markup.
+    hostile.scan(int(request.GET.get("times", "1")))
+    return page("<p>scanned</p>")
+
+
 def exploding_view(request: HttpRequest) -> HttpResponse:
     # Author's str() returns its name, ExplodingRepr's str() and repr() raise: the tracer
     # must label both, never stringify them.
