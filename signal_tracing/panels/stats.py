@@ -149,10 +149,12 @@ def build_stats(
     slow, raised = findings.slow_and_raised(dispatches, shown.row_ids, slow_ns)
     found, omitted = findings.capped(
         [
+            # A storm first: one warning about many firings, which the warnings about each
+            # of them (re-entrant, slow...) repeat.
+            *findings.storms(dispatches, config.storm_threshold),
             *findings.reentrant(dispatches, shown.row_ids),
             *raised,
             *slow,
-            *findings.storms(dispatches, config.storm_threshold),
             *findings.init_floods(
                 dispatches, counts, recording.left_out, config.init_flood_threshold
             ),

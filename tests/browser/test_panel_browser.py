@@ -77,14 +77,30 @@ def test_failing_gateway_flow_shows_the_reentrant_save(
     panel = open_panel(page)
     expect(page.locator("#djDebug")).to_have_attribute("data-theme", theme)
     rows = row_texts(panel)
-    assert rows[0] == "post_save | sms.SmsCode | send | 1 receiver | ok"
+    # Each firing says where it came from, and that it ran inside request_code's atomic().
+    assert re.fullmatch(
+        r"post_save in transaction from sms/verification\.py:\d+ \| sms\.SmsCode \| send"
+        r" \| 1 receiver \| ok",
+        rows[0],
+    )
     assert re.fullmatch(
         r"sms\.receivers\.send_sms_code sms/receivers\.py:\d+ \| sms\.SmsCode \| send \| sync"
         r" \| ok",
         rows[1],
     )
-    assert rows[2] == "post_save re-entrant | sms.SmsCode | send | 1 receiver | ok"
+    assert re.fullmatch(
+        r"post_save re-entrant in transaction from sms/receivers\.py:\d+ \| sms\.SmsCode"
+        r" \| send \| 1 receiver \| ok",
+        rows[2],
+    )
     assert rows[3].startswith("sms.receivers.send_sms_code ")
+    atomic = panel.locator("#signalTracingMain_1 .djdt-st-badge-atomic")
+    expect(atomic).to_have_css("background-color", "rgb(47, 111, 159)")
+    expect(atomic).to_have_attribute("title", re.compile(r"^Sent inside transaction\.atomic\(\)"))
+    expect(panel.locator("#signalTracingMain_1 .djdt-st-send-site")).to_have_attribute(
+        "title",
+        re.compile(r"/example_site/sms/verification\.py:\d+ \(sms\.verification\.request_code\)$"),
+    )
 
     warning = panel.locator(".djdt-st-finding-reentrant")
     expect(warning).to_contain_text(
@@ -95,7 +111,7 @@ def test_failing_gateway_flow_shows_the_reentrant_save(
         "post_save (sms.SmsCode) → sms.receivers.send_sms_code → post_save (sms.SmsCode)"
     )
     # The panel's own stylesheet reached the shadow root: the badge is red, rows indented.
-    badge = panel.locator(".djdt-st-badge")
+    badge = panel.locator(".djdt-st-badge", has_text="re-entrant")
     expect(badge).to_have_css("background-color", "rgb(204, 0, 0)")
     expect(panel.locator(".djdt-st-indent-2")).to_have_css("padding-inline-start", "32px")
 
@@ -106,6 +122,8 @@ def test_failing_gateway_flow_shows_the_reentrant_save(
     expect(details).to_be_visible()
     expect(details).to_contain_text("django.db.models.signals.post_save")
     expect(details).to_contain_text("re-entrant: the same signal and sender were already")
+    expect(details).to_contain_text(re.compile(r"Sent from\s*/\S+/sms/receivers\.py:\d+ in "))
+    expect(details).to_contain_text("inside transaction.atomic() on its database")
     expect(toggle).to_have_text("-")
     page.screenshot(path=str(artifacts / f"panel-failing-gateway-{theme}.png"))
     toggle.click()
@@ -230,7 +248,11 @@ def test_history_switches_the_panel_to_an_earlier_request(page: Page, artifacts:
     api_row = page.locator("#HistoryPanel tr[data-request-id]", has_text="/api/sms/code/")
     switch_history_to(page, api_row, re.compile(r"^2 firings · "))
     panel = open_panel(page)
-    assert row_texts(panel)[2] == "post_save re-entrant | sms.SmsCode | send | 1 receiver | ok"
+    assert re.fullmatch(
+        r"post_save re-entrant in transaction from sms/receivers\.py:\d+ \| sms\.SmsCode \| send"
+        r" \| 1 receiver \| ok",
+        row_texts(panel)[2],
+    )
     page.screenshot(path=str(artifacts / "panel-history-snapshot.png"))
 
 
@@ -294,3 +316,48 @@ def test_a_hostile_leaked_receiver_is_shown_as_text(page: Page, artifacts: Path)
     page.screenshot(path=str(artifacts / "panel-leak-hostile.png"))
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
+
+
+def test_a_save_in_a_loop_is_a_storm_naming_its_line(page: Page, artifacts: Path) -> None:
+    # Five codes the gateway "sent" (made without signals), then the page that resends them
+    # in a loop: post_save x5 from the view's save() line, and x5 from the receiver's own
+    # save() (the failing gateway marks each code failed). STORM_THRESHOLD is 3 on the site.
+    page.goto("/probe/codes/?mobile=13700137000&count=5")
+    expect(page.locator("#codes")).to_have_text("5")
+    page.goto("/sms/resend/")
+    page.fill("input[name=mobile]", "13700137000")
+    page.click("button[type=submit]")
+    expect(page.locator("#djdt-SignalTracingPanel")).to_be_visible()
+    page.locator("#djdt-HistoryPanel a").click()
+    post_row = (
+        page.locator("#HistoryPanel tr[data-request-id]")
+        .filter(has_text="/sms/resend/")
+        .filter(has_text="POST")
+    )
+    switch_history_to(page, post_row, "warning")
+    panel = open_panel(page)
+    storms = panel.locator(".djdt-st-finding-storm")
+    expect(storms).to_have_count(2)
+    texts = sorted(" ".join(text.split()) for text in storms.all_inner_texts())
+    pattern = (
+        r"Signal storm: post_save for sms\.SmsCode fired 5 times from {site} in {function}, "
+        r"\d+\.\d\d ms in all \(more than 3 from one line\): a save\(\) or send\(\) in a loop\?"
+    )
+    assert re.fullmatch(
+        pattern.format(site=r"sms/receivers\.py:\d+", function="send_sms_code"), texts[0]
+    )
+    assert re.fullmatch(
+        pattern.format(site=r"sms/views\.py:\d+", function="resend_codes_page"), texts[1]
+    )
+    expect(storms.first.locator(".djdt-st-storm-site")).to_have_attribute(
+        "title", re.compile(r"/example_site/sms/(views|receivers)\.py$")
+    )
+    # Amber, like the slow-receiver warning: it costs time, it is not a failure.
+    expect(storms.first).to_have_css("border-inline-start-color", "rgb(201, 138, 0)")
+    # Outside atomic(): no transaction badge on the view's saves.
+    assert re.fullmatch(
+        r"post_save from sms/views\.py:\d+ \| sms\.SmsCode \| send \| 1 receiver \| ok",
+        row_texts(panel)[0],
+    )
+    page.screenshot(path=str(artifacts / "panel-storm.png"))
+    page.screenshot(path=str(artifacts / "docs-panel-storm.png"))

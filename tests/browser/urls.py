@@ -9,5 +9,6 @@ urlpatterns = [
     path("probe/", views.hostile_sender),
     path("probe/toppings/", views.many_toppings),
     path("probe/leak/", views.hostile_leak),
+    path("probe/codes/", views.sent_codes),
     *site_urlpatterns,
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db.models.signals import post_init
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from kitchen.models import Topping
+from sms.models import CODE_LIFETIME, SendStatus, SmsCode, SmsType
 
 from tests.panels import hostile
 
@@ -54,3 +56,22 @@ def hostile_leak(request: HttpRequest) -> HttpResponse:
     # Leaves a receiver connected whose name, file, dispatch_uid and sender are all markup.
     hostile.leak()
     return _page("<p>left connected</p>")
+
+
+def sent_codes(request: HttpRequest) -> HttpResponse:
+    # Codes the gateway "sent", made with bulk_create: no signal fires (the resend page's
+    # loop is what the storm test looks at).
+    mobile = request.GET["mobile"]
+    now = timezone.now()
+    SmsCode.objects.bulk_create(
+        SmsCode(
+            mobile=mobile,
+            sms_type=SmsType.REGISTER,
+            send_status=SendStatus.SUCCESS,
+            create_time=now,
+            expire_time=now + CODE_LIFETIME,
+        )
+        for _ in range(int(request.GET["count"]))
+    )
+    count = SmsCode.objects.filter(mobile=mobile, send_status=SendStatus.SUCCESS).count()
+    return _page(f"<p id='codes'>{count}</p>")

@@ -12,7 +12,7 @@ from django.utils.html import escape
 from tests.panels import hostile, receivers, views
 from tests.panels.conftest import ToolbarClient
 from tests.panels.html import line_of, tags_of, text_of
-from tests.panels.orders import order_paid, quiet
+from tests.panels.orders import order_paid, quiet, resend_once
 from tests.panels.recorded import recorded
 from tests.panels.test_panel_leaks import nav_subtitle
 
@@ -53,6 +53,18 @@ def test_a_loop_past_the_threshold_is_one_storm_naming_its_line(
         "pay_orders",
     )
     assert storm["duration_ms"] > 0
+
+
+def test_storms_come_before_the_warnings_about_each_of_their_firings(
+    connect: Callable[..., None],
+) -> None:
+    connect(order_paid, resend_once)
+    stats = recorded(lambda: pay_orders(4), storm_threshold=3)
+    assert [(finding["kind"], finding["send_site"]) for finding in stats["findings"]] == [
+        ("storm", f"tests/panels/test_storms.py:{line_of(pay_orders, 'order_paid.send')}"),
+        ("storm", f"tests/panels/orders.py:{line_of(resend_once, 'order_paid.send')}"),
+        *[("reentrant", "")] * 4,
+    ]
 
 
 def test_the_threshold_itself_is_not_a_storm(connect: Callable[..., None]) -> None:
