@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -10,8 +9,6 @@ from kitchen.baking import bake
 from kitchen.models import Pizza, Size, Topping
 from kitchen.receivers import CourierUnavailable, announce_pizza, count_toppings, notify_courier
 from kitchen.signals import pizza_done
-
-from signal_tracing import leaks
 
 pytestmark = pytest.mark.django_db
 
@@ -138,35 +135,3 @@ class TestOrderPage:
         response = client.post("/kitchen/", data)
         assert response.status_code == 400
         assert not Pizza.objects.exists()
-
-
-class TestOvenPage:
-    """The page that leaks a receiver on purpose, for the panel's "left connected" warning."""
-
-    @pytest.fixture(autouse=True)
-    def _restore_pizza_done(self) -> Iterator[None]:
-        connected = list(pizza_done.receivers)
-        yield
-        with pizza_done.lock:
-            pizza_done.receivers[:] = connected
-            pizza_done.sender_receivers_cache.clear()
-
-    def test_every_visit_leaves_one_more_receiver_connected(
-        self, client: Client, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        before = leaks.take_snapshot()
-        first = client.get("/kitchen/oven/")
-        second = client.get("/kitchen/oven/")
-        receivers = len(pizza_done.receivers)
-        assert f'<strong id="receivers">{receivers - 1}</strong>' in first.content.decode()
-        assert f'<strong id="receivers">{receivers}</strong>' in second.content.decode()
-        assert [
-            (leak.signal_name, leak.receiver.name, leak.receiver.weak)
-            for leak in leaks.find_leaks(before)
-        ] == [("pizza_done", "kitchen.views.oven_page.<locals>.note_pizza", False)] * 2
-        # Both keep running for every pizza baked after them.
-        with caplog.at_level(logging.INFO, logger="kitchen"):
-            bake(Size.SMALL, [])
-        assert [record.getMessage() for record in caplog.records].count(
-            "A size S pizza came out while the oven page was open"
-        ) == 2
