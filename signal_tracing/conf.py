@@ -1,18 +1,25 @@
 """The ``SIGNAL_TRACING`` setting: defaults, validation and a typed, frozen view of it.
 
-This is the only module that reads ``settings.SIGNAL_TRACING``. Reading never raises: a broken
-value falls back to its default here and is reported by the system checks (``checks.py``),
-which call :func:`validate` on the same raw value.
+This is the only module that reads ``settings.SIGNAL_TRACING``. Reading at start-up never
+raises: a broken value falls back to its default here and is reported by the system checks
+(``checks.py``), which call :func:`validate` on the same raw value. A value changed at run time
+(``override_settings``) goes through :func:`validated_config`, which raises the same messages.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from urllib.parse import urlsplit
 
+from signal_tracing.naming import find_signals, registry
 from signal_tracing.records import Policy
+
+if TYPE_CHECKING:
+    from django.dispatch import Signal
 
 SETTING_NAME: Final = "SIGNAL_TRACING"
 
@@ -52,8 +59,21 @@ class Config:
     command_spans: bool = True
     test_spans: bool | None = None
 
-    def policy_for(self, signal_path: str) -> Policy:
-        return self.policies.get(signal_path, self.default_policy)
+    def policy_for(self, signal: Signal, signal_path: str) -> Policy:
+        """Return the policy of ``signal``, whose dotted path is ``signal_path``.
+
+        A ``POLICIES`` key names a signal by any path it can be imported from, or by its short
+        name when no other signal has it; it is matched by identity, never by spelling. Keys
+        written later win, so the setting's entries win over the defaults. Called once per
+        signal (the result is cached with the signal's other facts), so this may look around.
+        """
+        for key, policy in list(self.policies.items())[::-1]:
+            if key == signal_path:
+                return policy
+            found = find_signals(key).signals
+            if len(found) == 1 and found[0] is signal:
+                return policy
+        return self.default_policy
 
 
 class Problem(NamedTuple):
@@ -97,6 +117,18 @@ def _is_optional_str(value: object) -> bool:
     return value is None or (isinstance(value, str) and value != "")
 
 
+def _is_optional_url(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # such as an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _is_policy(value: object) -> bool:
     return isinstance(value, str) and value in Policy._value2member_map_
 
@@ -118,7 +150,8 @@ class _Key(NamedTuple):
 KEYS: Final[Mapping[str, _Key]] = {
     "ENABLED": _Key(_is_bool, "True or False"),
     "POLICIES": _Key(
-        _is_policy_mapping, 'a dict of signal dotted path -> "span", "count" or "off"'
+        _is_policy_mapping,
+        'a dict of signal (dotted path or short name) -> "span", "count" or "off"',
     ),
     "DEFAULT_POLICY": _Key(_is_policy, '"span", "count" or "off"'),
     "EXCLUDE_SENDERS": _Key(_is_string_list, "a list of dotted patterns such as 'myapp.*'"),
@@ -134,7 +167,9 @@ KEYS: Final[Mapping[str, _Key]] = {
     "MERGE_SINGLE_RECEIVER": _Key(_is_bool, "True or False"),
     "SLOW_RECEIVER_MS": _Key(_is_non_negative_number, "a number of milliseconds >= 0"),
     "INIT_FLOOD_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0"),
-    "JAEGER_URL": _Key(_is_optional_str, "None or a URL such as 'http://localhost:16686'"),
+    "JAEGER_URL": _Key(
+        _is_optional_url, "None or an http(s) URL with a host, such as 'http://localhost:16686'"
+    ),
     "EXPORTER": _Key(_is_exporter, 'None, "otlp" or "console"'),
     "SERVICE_NAME": _Key(_is_optional_str, "None or a non-empty string"),
     "REQUEST_SPANS": _Key(_is_bool, "True or False"),
@@ -146,7 +181,9 @@ KEYS: Final[Mapping[str, _Key]] = {
 def validate(raw: object) -> list[Problem]:
     """Return every problem with a raw ``SIGNAL_TRACING`` value, in key order.
 
-    Whether a POLICIES key names a real signal needs imports, so ``checks.py`` does that part.
+    ``POLICIES`` keys are resolved to signals only once the app registry is ready (system
+    checks, run-time changes), importing their modules if need be; ``instrument()`` options
+    given before ``django.setup()`` get that part checked by the system checks instead.
     """
     if not isinstance(raw, Mapping):
         return [
@@ -164,7 +201,7 @@ def validate(raw: object) -> list[Problem]:
                 Problem(
                     "signal_tracing.E002",
                     f"{SETTING_NAME} has an unknown key {key!r}.",
-                    "Known keys: " + ", ".join(sorted(KEYS)) + ".",
+                    _unknown_key_hint(key),
                 )
             )
         elif not spec.accepts(value):
@@ -177,17 +214,82 @@ def validate(raw: object) -> list[Problem]:
             )
     policies = raw.get("POLICIES")
     if isinstance(policies, Mapping):
-        for path, policy in policies.items():
+        for key, policy in policies.items():
             if not _is_policy(policy):
                 problems.append(
                     Problem(
                         "signal_tracing.E004",
-                        f"{SETTING_NAME}['POLICIES'][{path!r}] is {policy!r}, not a policy.",
+                        f"{SETTING_NAME}['POLICIES'][{key!r}] is {policy!r}, not a policy.",
                         'A policy is "span" (a span per firing), "count" (counted on the '
                         'enclosing span) or "off".',
                     )
                 )
+        if _apps_ready():
+            problems.extend(_policy_key_problems(policies))
     return problems
+
+
+def _unknown_key_hint(key: object) -> str:
+    if isinstance(key, str):
+        close = difflib.get_close_matches(key.upper(), list(KEYS), n=1, cutoff=0.6)
+        if close:
+            return "Did you mean " + " or ".join(repr(name) for name in close) + "?"
+    return f"{SETTING_NAME} keys are upper case; see the settings reference for all of them."
+
+
+def _apps_ready() -> bool:
+    from django.apps import apps
+
+    return apps.ready
+
+
+_KEY_HINT: Final = (
+    "A key is a signal's dotted path, any path it can be imported from "
+    "('django.db.models.signals.post_init', 'myapp.signals.order_paid'), or the short name "
+    "of one signal ('post_init')."
+)
+
+
+def _policy_key_problems(policies: Mapping[Any, object]) -> list[Problem]:
+    problems = []
+    named_by: dict[int, str] = {}  # id(signal) -> the first key that names it
+    for key in policies:
+        if not isinstance(key, str):
+            problems.append(_key_problem(key, "is not a string", _KEY_HINT))
+            continue
+        lookup = find_signals(key, importing=True)
+        if len(lookup.signals) > 1:
+            paths = sorted(registry.name_of(signal).path for signal in lookup.signals)
+            problems.append(
+                _key_problem(
+                    key,
+                    "is the short name of several signals: " + ", ".join(paths),
+                    "Use the dotted path of the one you mean.",
+                )
+            )
+        elif not lookup.signals:
+            hint = _KEY_HINT
+            if lookup.suggestions:
+                hint = "Did you mean " + " or ".join(map(repr, lookup.suggestions)) + "?"
+            problems.append(_key_problem(key, lookup.problem or "names no signal", hint))
+        else:
+            other = named_by.setdefault(id(lookup.signals[0]), key)
+            if other != key:
+                problems.append(
+                    Problem(
+                        "signal_tracing.E008",
+                        f"{SETTING_NAME}['POLICIES'] keys {other!r} and {key!r} name the same "
+                        "signal.",
+                        "Keep one of them: which one wins is not obvious to a reader.",
+                    )
+                )
+    return problems
+
+
+def _key_problem(key: object, problem: str, hint: str) -> Problem:
+    return Problem(
+        "signal_tracing.E005", f"{SETTING_NAME}['POLICIES'] key {key!r} {problem}.", hint
+    )
 
 
 def _converted(key: str, value: Any) -> Any:
@@ -244,6 +346,22 @@ def options_to_setting(options: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise ValueError(" ".join(f"{p.message} {p.hint}" for p in problems))
     return setting
+
+
+def validated_config(raw: object) -> Config:
+    """Return the config for a ``SIGNAL_TRACING`` value changed at run time, strictly.
+
+    Raise ``ImproperlyConfigured`` with the system checks' messages if anything is wrong, so
+    a bad ``override_settings()`` fails where it is written instead of being ignored.
+    """
+    problems = validate(raw)
+    if problems:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "\n".join(f"({p.check_id}) {p.message}\n\tHINT: {p.hint}" for p in problems)
+        )
+    return build_config(raw)
 
 
 def read_setting() -> object:

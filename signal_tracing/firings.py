@@ -21,7 +21,12 @@ from opentelemetry.trace import Span
 
 from signal_tracing import attributes as attrs
 from signal_tracing import spans
-from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
+from signal_tracing.attributes import (
+    kwargs_attributes,
+    kwargs_extractors,
+    matches_any,
+    template_name,
+)
 from signal_tracing.conf import Config
 from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry, sender_label
 from signal_tracing.nesting import Node, current_node, depth_and_reentrancy
@@ -50,12 +55,13 @@ state: Final = TracingState()
 class _SignalInfo:
     """Per-signal facts worth caching: its names, its policy, and labels of its senders."""
 
-    __slots__ = ("attributes", "name", "path", "policy", "ref", "senders")
+    __slots__ = ("attributes", "kwargs", "name", "path", "policy", "ref", "senders")
 
     def __init__(self, signal: Signal, config: Config) -> None:
         self.ref = weakref.ref(signal)
         self.name, self.path = registry.name_of(signal)
-        self.policy = config.policy_for(self.path)
+        self.policy = config.policy_for(signal, self.path)
+        self.kwargs = kwargs_extractors(signal, config.record_kwargs)
         self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
         # id(sender) -> (weakref to sender, label, excluded)
         self.senders: dict[int, tuple[weakref.ref[Any], str, bool]] = {}
@@ -342,11 +348,21 @@ class Firing(Node):
             if span is not None:
                 spans.flush_node(frame)
                 if error is not None:
-                    spans.record_error(span, error, record_message=self.record_messages)
+                    spans.record_error(
+                        span,
+                        error,
+                        record_message=self.record_messages,
+                        max_length=state.config.max_attribute_length,
+                    )
                     span.set_attribute(attrs.RECEIVER_OUTCOME, outcome.value)
                 span.end()
             elif self.merged and error is not None and self.span is not None:
-                spans.record_error(self.span, error, record_message=self.record_messages)
+                spans.record_error(
+                    self.span,
+                    error,
+                    record_message=self.record_messages,
+                    max_length=state.config.max_attribute_length,
+                )
         except Exception:
             self.broken = True
             report_tracer_failure("leaving a receiver call")
@@ -384,7 +400,12 @@ class Firing(Node):
                 if self.handled_errors:
                     span.set_attribute(attrs.SIGNAL_RECEIVERS_FAILED, self.handled_errors)
                 if error is not None and not self.merged:
-                    spans.record_error(span, error, record_message=self.record_messages)
+                    spans.record_error(
+                        span,
+                        error,
+                        record_message=self.record_messages,
+                        max_length=state.config.max_attribute_length,
+                    )
                 spans.flush_node(self)
                 span.end()
         except Exception:
@@ -491,9 +512,7 @@ def start(
                 record.parent_dispatch = parent.record
                 parent.record.children.append(record)
         record.attributes = (
-            kwargs_attributes(named, config.max_attribute_length, config.record_kwargs)
-            if named
-            else {}
+            kwargs_attributes(named, info.kwargs, config.max_attribute_length) if named else {}
         )
         firing = Firing(parent, key, record)
         firing.facts = facts

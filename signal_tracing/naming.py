@@ -292,3 +292,88 @@ def receiver_identity(receiver: Any) -> ReceiverIdentity:
 def describe_callable(function: Callable[..., Any]) -> str:
     """Return ``module.qualname`` for a callable, used where a short label is enough."""
     return receiver_identity(function).name
+
+
+# --------------------------------------------------------------------------------------------
+# From what a user wrote to the signals it names: a dotted path (any path the signal can be
+# imported from) or the short name of a module-level signal. Used by the setting's POLICIES
+# keys (conf, checks); the test API resolves the same way.
+
+
+class SignalLookup(NamedTuple):
+    """What a signal's dotted path or short name resolved to."""
+
+    #: The signals named: none, one, or several when a short name is shared.
+    signals: tuple[Signal, ...]
+    #: Why nothing was found ("cannot be imported (...)", "is a ModelBase, not a ..."), if so.
+    problem: str | None = None
+    #: Dotted paths of known signals close to what was written, best first.
+    suggestions: tuple[str, ...] = ()
+
+
+def _loaded_object(dotted_path: str) -> Any:
+    """Return the object at ``dotted_path`` in an already imported module, or ``None``.
+
+    Module attributes are read from the module's ``__dict__`` (no module ``__getattr__``
+    hook runs) and only classes are looked into further, so nothing lazy is evaluated.
+    """
+    parts = dotted_path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:split]))
+        if module is None:
+            continue
+        value: Any = vars(module).get(parts[split])
+        for attribute in parts[split + 1 :]:
+            if value is None or not issubclass(type(value), type):
+                return None
+            value = getattr(value, attribute, None)
+        return value
+    return None
+
+
+def _close_paths(text: str, known: list[tuple[SignalName, Signal]]) -> tuple[str, ...]:
+    import difflib
+
+    if "." in text:
+        candidates = sorted({name.path for name, _signal in known})
+        return tuple(difflib.get_close_matches(text, candidates, n=1, cutoff=0.8))
+    by_name: dict[str, list[str]] = {}
+    for name, _signal in known:
+        by_name.setdefault(name.name, []).append(name.path)
+    close = difflib.get_close_matches(text, sorted(by_name), n=1, cutoff=0.7)
+    return tuple(path for short in close for path in sorted(by_name[short]))
+
+
+def find_signals(text: str, *, importing: bool = False) -> SignalLookup:
+    """Return the signals that ``text``, a dotted path or a short name, names.
+
+    A dotted path may be any path the signal is reachable at (``django.core.signals.
+    setting_changed`` and ``django.test.signals.setting_changed`` name the same signal). Only
+    loaded modules are looked at unless ``importing`` is true (system checks): importing a
+    module can connect receivers or prepare models, which sends signals.
+    """
+    if "." not in text:
+        known = registry.known_signals()
+        found: dict[int, Signal] = {id(s): s for name, s in known if name.name == text}
+        if found:
+            return SignalLookup(tuple(found.values()))
+        return SignalLookup((), "is not the name of a signal", _close_paths(text, known))
+    target = _loaded_object(text)
+    if target is None and importing:
+        from django.utils.module_loading import import_string
+
+        try:
+            target = import_string(text)
+        except Exception as error:  # ImportError, or whatever importing the module raised
+            return SignalLookup(
+                (),
+                f"cannot be imported ({error})",
+                _close_paths(text, registry.known_signals()),
+            )
+    if target is None:
+        return SignalLookup(
+            (), "names nothing loaded", _close_paths(text, registry.known_signals())
+        )
+    if not issubclass(type(target), Signal):
+        return SignalLookup((), f"is a {type(target).__name__}, not a django.dispatch.Signal")
+    return SignalLookup((target,))

@@ -329,6 +329,7 @@ class GotRequestException:
             scope.span,
             error,
             record_message=firings.current_config().record_exception_messages,
+            max_length=firings.current_config().max_attribute_length,
         )
         scope.error_recorded = True
 

@@ -133,6 +133,7 @@ def close(
                     span,
                     error,
                     record_message=firings.current_config().record_exception_messages,
+                    max_length=firings.current_config().max_attribute_length,
                 )
             span.end(end_time=end_time)
         except Exception:
