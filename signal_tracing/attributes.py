@@ -407,11 +407,10 @@ def cleanse_setting_value(setting: str, value: object, limit: int) -> str:
     """Return a setting's value as Django's error reporter shows it, never running app code.
 
     Secrets are replaced as ``SafeExceptionReporterFilter`` replaces them (by the setting's
-    name, and inside dicts by each key); a string is shown as it is; numbers, booleans, ``None``
-    and dicts, lists, tuples and sets of these are rendered like ``repr()``, up to ``limit``
-    characters (so a huge
-    value costs no more than a small one); classes and functions by their dotted name; any
-    other object by its type (``<myapp.gateways.Gateway>``).
+    name, and inside dicts by each key). A string is shown as it is; numbers, booleans,
+    ``None`` and dicts, lists, tuples and sets of these are rendered like ``repr()``, up to
+    ``limit`` characters, so a huge value costs no more than a small one; classes and
+    functions by their dotted name; any other object by its type (``<myapp.gateways.Gateway>``).
     """
     hidden = _hidden_settings()
     if hidden.search(setting):
@@ -486,8 +485,11 @@ def _render_items(
 
 # --- exceptions ---------------------------------------------------------------------------------
 
-_CAUSE: Final = "\nThe above exception was the direct cause of the following exception:\n\n"
-_CONTEXT: Final = "\nDuring handling of the above exception, another exception occurred:\n\n"
+#: What joins chained exceptions in a stack trace, as ``traceback`` prints it.
+_CHAIN_LINES: Final = (
+    "\nThe above exception was the direct cause of the following exception:\n\n",
+    "\nDuring handling of the above exception, another exception occurred:\n\n",
+)
 
 
 def exception_attributes(
@@ -549,9 +551,9 @@ def _chain(error: BaseException) -> list[tuple[BaseException, str]]:
     current = error
     while len(chain) < MAX_CHAINED_EXCEPTIONS:
         if current.__cause__ is not None:
-            following, link = current.__cause__, _CAUSE
+            following, link = current.__cause__, _CHAIN_LINES[0]
         elif current.__context__ is not None and not current.__suppress_context__:
-            following, link = current.__context__, _CONTEXT
+            following, link = current.__context__, _CHAIN_LINES[1]
         else:
             break
         if id(following) in seen:

@@ -45,6 +45,10 @@ class Unprintable(Exception):
         raise RuntimeError("no message for you")
 
 
+class Huge(Exception):
+    pass
+
+
 class Slow:
     calls = 0
 
@@ -149,11 +153,11 @@ def test_opted_in_exception_messages_and_stack_traces_are_bounded(
     collected_messages: CollectedSpans,
 ) -> None:
     def fails(sender: Any, **kwargs: Any) -> None:
-        raise ValueError("m" * 10_000_000)
+        raise Huge("m" * 10_000_000)
 
     audit.connect(fails)
     try:
-        with pytest.raises(ValueError):  # send(): send_robust would log all of it
+        with pytest.raises(Huge):  # send(): send_robust would log all of it
             audit.send(sender=None)
     finally:
         audit.disconnect(fails)
@@ -192,3 +196,35 @@ def test_a_receiver_whose_exception_cannot_be_printed_keeps_its_span(
     assert event.attributes is not None
     assert event.attributes["exception.message"] == "<exception str() failed>"
     assert event.attributes["exception.type"] == "tests.test_privacy.Unprintable"
+
+
+def attribute_characters(span: ReadableSpan) -> int:
+    """Characters of every attribute value on the span and its events."""
+    values = list((span.attributes or {}).values())
+    for event in span.events:
+        values += list((event.attributes or {}).values())
+    return sum(
+        sum(len(str(item)) for item in value) if isinstance(value, tuple) else len(str(value))
+        for value in values
+    )
+
+
+def test_the_largest_span_stays_within_the_documented_bound() -> None:
+    # docs/settings.md: under 40,000 characters, plus 64 x 256 per RECORD_KWARGS name (and
+    # names from code, short here).
+    def fails(sender: Any, **kwargs: Any) -> None:
+        raise Huge("m" * 1_000_000)
+
+    huge = {f"k{i}": ["x" * 10_000] * 10_000 for i in range(3)}
+    audit.disconnect(logged)
+    audit.connect(fails)
+    try:
+        with (
+            collect_spans(record_kwargs=list(huge), record_exception_messages=True) as collected,
+            pytest.raises(Huge),
+        ):
+            audit.send(sender="y" * 10_000, **huge)
+    finally:
+        audit.disconnect(fails)
+    [span] = collected.finished()
+    assert attribute_characters(span) < 40_000 + 3 * 64 * 256
