@@ -9,13 +9,12 @@ raises: a broken value falls back to its default here and is reported by the sys
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-from signal_tracing.naming import find_signals, registry
+from signal_tracing.naming import close_matches, did_you_mean, find_loaded, lookup_signal
 from signal_tracing.records import Policy
 
 if TYPE_CHECKING:
@@ -70,8 +69,7 @@ class Config:
         for key, policy in list(self.policies.items())[::-1]:
             if key == signal_path:
                 return policy
-            found = find_signals(key).signals
-            if len(found) == 1 and found[0] is signal:
+            if lookup_signal(key).signal is signal:
                 return policy
         return self.default_policy
 
@@ -230,10 +228,9 @@ def validate(raw: object) -> list[Problem]:
 
 
 def _unknown_key_hint(key: object) -> str:
-    if isinstance(key, str):
-        close = difflib.get_close_matches(key.upper(), list(KEYS), n=1, cutoff=0.6)
-        if close:
-            return "Did you mean " + " or ".join(repr(name) for name in close) + "?"
+    close = close_matches(key.upper(), KEYS) if isinstance(key, str) else []
+    if close:
+        return did_you_mean(close)
     return f"{SETTING_NAME} keys are upper case; see the settings reference for all of them."
 
 
@@ -257,33 +254,53 @@ def _policy_key_problems(policies: Mapping[Any, object]) -> list[Problem]:
         if not isinstance(key, str):
             problems.append(_key_problem(key, "is not a string", _KEY_HINT))
             continue
-        lookup = find_signals(key, importing=True)
-        if len(lookup.signals) > 1:
-            paths = sorted(registry.name_of(signal).path for signal in lookup.signals)
+        signal, problem = _signal_for_check(key)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        other = named_by.setdefault(id(signal), key)
+        if other != key:
             problems.append(
-                _key_problem(
-                    key,
-                    "is the short name of several signals: " + ", ".join(paths),
-                    "Use the dotted path of the one you mean.",
+                Problem(
+                    "signal_tracing.E008",
+                    f"{SETTING_NAME}['POLICIES'] keys {other!r} and {key!r} name the same signal.",
+                    "Keep one of them: which one wins is not obvious to a reader.",
                 )
             )
-        elif not lookup.signals:
-            hint = _KEY_HINT
-            if lookup.suggestions:
-                hint = "Did you mean " + " or ".join(map(repr, lookup.suggestions)) + "?"
-            problems.append(_key_problem(key, lookup.problem or "names no signal", hint))
-        else:
-            other = named_by.setdefault(id(lookup.signals[0]), key)
-            if other != key:
-                problems.append(
-                    Problem(
-                        "signal_tracing.E008",
-                        f"{SETTING_NAME}['POLICIES'] keys {other!r} and {key!r} name the same "
-                        "signal.",
-                        "Keep one of them: which one wins is not obvious to a reader.",
-                    )
-                )
     return problems
+
+
+def _signal_for_check(key: str) -> tuple[Signal | None, Problem | None]:
+    lookup = lookup_signal(key)
+    import_error = None
+    if lookup.signal is None and lookup.not_imported is not None:
+        # The checks import what a key names, as Django imports the paths its settings name;
+        # at run time only loaded modules are looked at (importing can send signals).
+        from django.utils.module_loading import import_string
+
+        try:
+            import_string(key)
+        except Exception as error:  # ImportError, or whatever the module raised
+            import_error = error
+        else:
+            lookup = lookup_signal(key)
+    if lookup.signal is not None:
+        return lookup.signal, None
+    if lookup.candidates:
+        return None, _key_problem(
+            key,
+            "is the short name of several signals: " + ", ".join(lookup.candidates),
+            "Use the dotted path of the one you mean.",
+        )
+    found = find_loaded(key) if "." in key else None
+    if found is not None:
+        problem = f"is a {type(found).__name__}, not a django.dispatch.Signal"
+    elif import_error is not None:
+        problem = f"cannot be imported ({import_error})"
+    else:
+        problem = "names no signal"
+    hint = did_you_mean(lookup.suggestions) if lookup.suggestions else _KEY_HINT
+    return None, _key_problem(key, problem, hint)
 
 
 def _key_problem(key: object, problem: str, hint: str) -> Problem:

@@ -6,14 +6,16 @@ evaluates lazy objects: names come from types, code objects and module dictionar
 
 from __future__ import annotations
 
+import difflib
 import functools
+import inspect
 import re
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 from django.dispatch import Signal
 
@@ -60,7 +62,7 @@ def _defines(module: ModuleType, attribute: str) -> bool:
     Tells the defining module from those that import the signal (``django.utils.autoreload``
     defines ``autoreload_started``; ``django.template.autoreload`` only imports it).
     """
-    path = getattr(module, "__file__", None)
+    path = vars(module).get("__file__")  # not getattr(): it would run a module __getattr__
     if not isinstance(path, str) or not path.endswith(".py"):
         return False
     try:
@@ -294,86 +296,194 @@ def describe_callable(function: Callable[..., Any]) -> str:
     return receiver_identity(function).name
 
 
-# --------------------------------------------------------------------------------------------
-# From what a user wrote to the signals it names: a dotted path (any path the signal can be
-# imported from) or the short name of a module-level signal. Used by the setting's POLICIES
-# keys (conf, checks); the test API resolves the same way.
+# =================================================================================================
+# Finding signals and receivers by the names people write.
+#
+# The test API (``assert_sent("post_save")``, ``receiver="sms.receivers.send_sms_code"``) and
+# settings keys take names. Only modules already imported are looked at (importing one could
+# connect receivers and change what the program does), and attributes are read statically with
+# inspect.getattr_static, so a lookup never runs a property or a module ``__getattr__``.
+# Owner: the testing API; the settings checks use it too.
+# =================================================================================================
+
+#: How many close matches a "did you mean" offers, and how close they must be (difflib ratio).
+MAX_SUGGESTIONS: Final = 3
+SUGGESTION_CUTOFF: Final = 0.75
+
+_HOW_TO_NAME_A_SIGNAL: Final = (
+    "Pass the signal object, its dotted path (such as 'django.db.models.signals.post_save') "
+    "or the short name of a signal defined at module level (such as 'post_save')."
+)
 
 
-class SignalLookup(NamedTuple):
-    """What a signal's dotted path or short name resolved to."""
-
-    #: The signals named: none, one, or several when a short name is shared.
-    signals: tuple[Signal, ...]
-    #: Why nothing was found ("cannot be imported (...)", "is a ModelBase, not a ..."), if so.
-    problem: str | None = None
-    #: Dotted paths of known signals close to what was written, best first.
-    suggestions: tuple[str, ...] = ()
-
-
-def _loaded_object(dotted_path: str) -> Any:
-    """Return the object at ``dotted_path`` in an already imported module, or ``None``.
-
-    Module attributes are read from the module's ``__dict__`` (no module ``__getattr__``
-    hook runs) and only classes are looked into further, so nothing lazy is evaluated.
-    """
+def find_loaded(dotted_path: str) -> object | None:
+    """Return the object at ``dotted_path`` in an already imported module, or ``None``."""
     parts = dotted_path.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        module = sys.modules.get(".".join(parts[:split]))
-        if module is None:
+    for split in range(len(parts), 0, -1):
+        value = sys.modules.get(".".join(parts[:split]))
+        if value is None:
             continue
-        value: Any = vars(module).get(parts[split])
-        for attribute in parts[split + 1 :]:
-            if value is None or not issubclass(type(value), type):
+        for attribute in parts[split:]:
+            try:
+                value = inspect.getattr_static(value, attribute)
+            except AttributeError:
                 return None
-            value = getattr(value, attribute, None)
         return value
     return None
 
 
-def _close_paths(text: str, known: list[tuple[SignalName, Signal]]) -> tuple[str, ...]:
-    import difflib
-
-    if "." in text:
-        candidates = sorted({name.path for name, _signal in known})
-        return tuple(difflib.get_close_matches(text, candidates, n=1, cutoff=0.8))
-    by_name: dict[str, list[str]] = {}
-    for name, _signal in known:
-        by_name.setdefault(name.name, []).append(name.path)
-    close = difflib.get_close_matches(text, sorted(by_name), n=1, cutoff=0.7)
-    return tuple(path for short in close for path in sorted(by_name[short]))
+def did_you_mean(suggestions: Sequence[str]) -> str:
+    """Return ``Did you mean 'a', 'b' or 'c'?`` (for any misspelt name: settings keys too)."""
+    quoted = [repr(suggestion) for suggestion in suggestions]
+    if len(quoted) > 1:
+        quoted[-2:] = [f"{quoted[-2]} or {quoted[-1]}"]
+    return f"Did you mean {', '.join(quoted)}?"
 
 
-def find_signals(text: str, *, importing: bool = False) -> SignalLookup:
-    """Return the signals that ``text``, a dotted path or a short name, names.
+def close_matches(word: str, possibilities: Iterable[str]) -> list[str]:
+    """Return up to ``MAX_SUGGESTIONS`` of ``possibilities`` close to ``word``, best first."""
+    return difflib.get_close_matches(
+        word, sorted(set(possibilities)), n=MAX_SUGGESTIONS, cutoff=SUGGESTION_CUTOFF
+    )
 
-    A dotted path may be any path the signal is reachable at (``django.core.signals.
-    setting_changed`` and ``django.test.signals.setting_changed`` name the same signal). Only
-    loaded modules are looked at unless ``importing`` is true (system checks): importing a
-    module can connect receivers or prepare models, which sends signals.
-    """
-    if "." not in text:
-        known = registry.known_signals()
-        found: dict[int, Signal] = {id(s): s for name, s in known if name.name == text}
-        if found:
-            return SignalLookup(tuple(found.values()))
-        return SignalLookup((), "is not the name of a signal", _close_paths(text, known))
-    target = _loaded_object(text)
-    if target is None and importing:
-        from django.utils.module_loading import import_string
 
-        try:
-            target = import_string(text)
-        except Exception as error:  # ImportError, or whatever importing the module raised
-            return SignalLookup(
-                (),
-                f"cannot be imported ({error})",
-                _close_paths(text, registry.known_signals()),
+class SignalLookup(NamedTuple):
+    """What a signal name written by a person names: one signal, or why not."""
+
+    name: str
+    signal: Signal | None
+    #: The dotted paths of the signals a shared short name could mean.
+    candidates: tuple[str, ...] = ()
+    #: Close matches for a name that matches nothing, best first.
+    suggestions: tuple[str, ...] = ()
+    #: The module of a dotted path that names no imported module or object.
+    not_imported: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """Say why the name does not resolve, and what to write instead (``None`` if it does)."""
+        if self.signal is not None:
+            return None
+        if self.candidates:
+            return (
+                f"{self.name!r} is the name of {len(self.candidates)} loaded signals: "
+                f"{', '.join(self.candidates)}. Give the dotted path of the one you mean."
             )
-    if target is None:
+        head = f"No loaded signal is called {self.name!r}."
+        if self.suggestions:
+            return f"{head} {did_you_mean(self.suggestions)}"
+        if self.not_imported is not None:
+            return (
+                f"{head} Nothing called {self.not_imported!r} is imported, and names are "
+                "looked up without importing anything: import it first."
+            )
+        return head
+
+
+def _path_suggestions(dotted_path: str, known: Sequence[tuple[SignalName, Signal]]) -> list[str]:
+    # The right name in the wrong module ("django.core.signals.post_save") first; else the
+    # paths of close short names, those in the module given first. Comparing whole paths would
+    # call every signal of the same module close.
+    module_path, _dot, short_name = dotted_path.rpartition(".")
+    names = [short_name] if any(name.name == short_name for name, _signal in known) else []
+    names = names or close_matches(short_name, (name.name for name, _signal in known))
+    in_module_first = sorted(
+        (name for name, _signal in known),
+        key=lambda name: name.path.rpartition(".")[0] != module_path,
+    )
+    paths = [name.path for wanted in names for name in in_module_first if name.name == wanted]
+    return paths[:MAX_SUGGESTIONS]
+
+
+def lookup_signal(name: str) -> SignalLookup:
+    """Find the signal ``name`` names: a dotted path (re-exports and class attributes too),
+    or the short name of exactly one module-level signal in a loaded module.
+    """
+    known = registry.known_signals()
+    if "." in name:
+        for signal_name, signal in known:
+            if signal_name.path == name:
+                return SignalLookup(name, signal)
+        found = find_loaded(name)
+        # type(), never isinstance(): isinstance() would evaluate a lazy object.
+        if found is not None and issubclass(type(found), Signal):
+            return SignalLookup(name, cast("Signal", found))
+        module_path = name.rpartition(".")[0]
+        not_imported = module_path if find_loaded(module_path) is None else None
         return SignalLookup(
-            (), "names nothing loaded", _close_paths(text, registry.known_signals())
+            name,
+            None,
+            suggestions=tuple(_path_suggestions(name, known)),
+            not_imported=not_imported,
         )
-    if not issubclass(type(target), Signal):
-        return SignalLookup((), f"is a {type(target).__name__}, not a django.dispatch.Signal")
-    return SignalLookup((target,))
+    matches = [(signal_name, signal) for signal_name, signal in known if signal_name.name == name]
+    if len(matches) == 1:
+        return SignalLookup(name, matches[0][1])
+    if matches:
+        return SignalLookup(name, None, candidates=tuple(sorted(n.path for n, _s in matches)))
+    suggestions = close_matches(name, (signal_name.name for signal_name, _signal in known))
+    return SignalLookup(name, None, suggestions=tuple(suggestions))
+
+
+def resolve_signal(signal: Signal | str) -> Signal:
+    """Return the signal ``signal`` is or names; raise ``ValueError`` saying what to write."""
+    __tracebackhide__ = True  # pytest: a misspelt name points at the test's own line
+    if issubclass(type(signal), Signal):
+        return cast("Signal", signal)
+    if not issubclass(type(signal), str):
+        raise TypeError(
+            f"Expected a Signal, its dotted path or its short name, not {type(signal).__name__}."
+        )
+    lookup = lookup_signal(cast("str", signal))
+    if lookup.signal is not None:
+        return lookup.signal
+    problem = lookup.problem
+    if lookup.candidates or lookup.suggestions or lookup.not_imported:
+        raise ValueError(problem)
+    raise ValueError(f"{problem} {_HOW_TO_NAME_A_SIGNAL}")
+
+
+def _unwrapped(member: object) -> object:
+    # A class's __dict__ holds staticmethod and classmethod objects; the receiver that was
+    # connected (and named in the records) is the function inside.
+    if type(member) is staticmethod or type(member) is classmethod:
+        return cast("staticmethod[..., Any]", member).__func__
+    return member
+
+
+def _receiver_suggestions(dotted_path: str) -> list[str]:
+    owner_path, _dot, attribute = dotted_path.rpartition(".")
+    owner = find_loaded(owner_path) if owner_path else None
+    owner_type = type(owner)
+    if owner is None or not (issubclass(owner_type, ModuleType) or issubclass(owner_type, type)):
+        return []
+    names = [
+        member_name
+        for member_name, member in list(vars(owner).items())
+        if callable(_unwrapped(member)) and not member_name.startswith("__")
+    ]
+    return [f"{owner_path}.{member_name}" for member_name in close_matches(attribute, names)]
+
+
+def resolve_receiver_name(receiver: Callable[..., Any] | str) -> str:
+    """Return the dotted name the records use for ``receiver`` (a callable or its dotted path).
+
+    Raise ``ValueError`` if the path names no callable in an imported module.
+    """
+    __tracebackhide__ = True
+    if issubclass(type(receiver), str):
+        found = find_loaded(cast("str", receiver))
+        found = None if found is None else _unwrapped(found)
+        if found is None or not callable(found):
+            suggestions = _receiver_suggestions(cast("str", receiver))
+            what_to_do = (
+                did_you_mean(suggestions)
+                if suggestions
+                else "Pass the receiver itself, or its dotted path such as "
+                "'sms.receivers.send_sms_code'."
+            )
+            raise ValueError(f"{receiver!r} is not a callable in an imported module. {what_to_do}")
+        return receiver_identity(found).name
+    if not callable(receiver):
+        raise TypeError(f"Expected a receiver or its dotted path, not {type(receiver).__name__}.")
+    return receiver_identity(receiver).name

@@ -123,18 +123,14 @@ def test_policy_keys_may_be_any_path_of_a_signal_or_its_unique_short_name(key: s
 @pytest.mark.parametrize(
     ("key", "message", "hint"),
     [
-        (
-            "post_sav",
-            "is not the name of a signal",
-            "Did you mean 'django.db.models.signals.post_save'?",
-        ),
+        ("post_sav", "names no signal", "Did you mean 'post_save'?"),
         (
             "django.db.models.signals.post_int",
-            "cannot be imported",
-            "Did you mean 'django.db.models.signals.post_init'?",
+            "names no signal",
+            "Did you mean 'django.db.models.signals.post_init'",
         ),
         ("django.db.models.Model", "is a ModelBase, not a django.dispatch.Signal", "A key is"),
-        ("no_such_signal_anywhere", "is not the name of a signal", "A key is"),
+        ("no_such_signal_anywhere", "names no signal", "A key is"),
         ("nowhere.signals.tick", "cannot be imported (No module named 'nowhere')", "A key is"),
     ],
 )
