@@ -62,14 +62,19 @@ class Config:
         """Return the policy of ``signal``, whose dotted path is ``signal_path``.
 
         A ``POLICIES`` key names a signal by any path it can be imported from, or by its short
-        name when no other signal has it; it is matched by identity, never by spelling. Keys
-        written later win, so the setting's entries win over the defaults. Called once per
-        signal (the result is cached with the signal's other facts), so this may look around.
+        name when no other signal has it; it is matched by identity, never by spelling, and
+        only in modules already imported. Keys written later win, so the setting's entries
+        win over the defaults. Called once per signal (the result is cached with the signal's
+        other facts).
         """
+        short_name = signal_path.rpartition(".")[2]
         for key, policy in list(self.policies.items())[::-1]:
             if key == signal_path:
                 return policy
-            if lookup_signal(key).signal is signal:
+            if "." in key:
+                if find_loaded(key) is signal:
+                    return policy
+            elif key == short_name and lookup_signal(key).signal is signal:
                 return policy
         return self.default_policy
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
+from django.dispatch import Signal
 from django.test import override_settings
 
 import signal_tracing
@@ -119,3 +120,13 @@ def test_keys_that_name_no_signal_fall_back_to_the_default_policy() -> None:
     assert config.policy_for(order_placed, "tests.testapp.signals.order_placed") is Policy.SPAN
     assert config.max_spans_per_trace == 0
     assert build_config({"MAX_SPANS_PER_TRACE": "lots"}) == Config()
+
+
+class Shop:
+    paid = Signal()  # reachable only through its class
+
+
+def test_a_policy_for_a_class_attribute_signal_applies() -> None:
+    config = build_config({"POLICIES": {"tests.test_conf.Shop.paid": "off"}})
+    assert config.policy_for(Shop.paid, "whatever:unnamed_signal") is Policy.OFF
+    assert config.policy_for(Signal(), "whatever:unnamed_signal") is Policy.SPAN
