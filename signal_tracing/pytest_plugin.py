@@ -170,7 +170,7 @@ def signal_spans() -> Iterator[SignalSpans]:
     Tracing is on for the test whatever ``SIGNAL_TRACING`` says; the global tracer provider is
     never touched, and tracing is restored as it was afterwards. Needs ``opentelemetry-sdk``.
     """
-    from signal_tracing.testing.spans import collect_spans
+    from signal_tracing.testing.collected_spans import collect_spans
 
     with collect_spans() as collected:
         yield collected

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from signal_tracing.testing.spans import collect_spans
+from signal_tracing.testing import collect_spans
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from signal_tracing import _dispatch, firings
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.recording import recording
 from signal_tracing.records import Outcome
-from signal_tracing.testing.spans import render_spans
+from signal_tracing.testing import render_spans
 from tests.testapp.models import Author
 
 DJANGO_6 = django.VERSION >= (6, 0)

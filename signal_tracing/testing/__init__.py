@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from signal_tracing.records import Outcome
 from signal_tracing.testing.capture import SignalCapture, capture_signals
+from signal_tracing.testing.collected_spans import CollectedSpans, collect_spans, render_spans
 from signal_tracing.testing.firing import Firing
 from signal_tracing.testing.matching import ANY_SENDER, Sent
 from signal_tracing.testing.mixin import SignalAssertionsMixin
-from signal_tracing.testing.spans import CollectedSpans, collect_spans
 
 __all__ = [
     "ANY_SENDER",
@@ -25,4 +25,5 @@ __all__ = [
     "SignalCapture",
     "capture_signals",
     "collect_spans",
+    "render_spans",
 ]

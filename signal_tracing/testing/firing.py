@@ -7,8 +7,8 @@ from typing import Any
 
 from django.dispatch import Signal
 
+from signal_tracing.naming import resolve_receiver_name
 from signal_tracing.records import DispatchRecord, Outcome, ReceiverCall
-from signal_tracing.testing.matching import resolve_receiver_name
 
 
 class Firing:

@@ -8,7 +8,7 @@ from typing import Final
 from signal_tracing.records import Outcome, ReceiverCall
 from signal_tracing.testing.firing import Firing
 from signal_tracing.testing.matching import Sent
-from signal_tracing.testing.values import safe_repr
+from signal_tracing.testing.values import MAX_COMPARED_LENGTH, safe_repr
 
 INDENT: Final = "  "
 #: How many firings a failure message lists one by one before saying "... and N more".
@@ -42,7 +42,10 @@ def firing_line(firing: Firing, keys: Iterable[str] = ()) -> str:
     """
     parts = [firing.signal_name, firing.method, f"sender={firing.sender_label}"]
     sent = firing.kwargs
-    parts += [f"{key}={safe_repr(sent[key]) if key in sent else '<missing>'}" for key in keys]
+    parts += [
+        f"{key}={safe_repr(sent[key], MAX_COMPARED_LENGTH) if key in sent else '<missing>'}"
+        for key in keys
+    ]
     parts.append(receivers_text(firing))
     return " ".join(parts)
 
@@ -101,10 +104,10 @@ def render_tree(roots: Iterable[Firing]) -> str:
 
 
 def near_misses(wanted: Sent, firings: Sequence[Firing]) -> str:
-    """The firings of the wanted signal(s), with the keyword arguments the filter looked at."""
-    if wanted.signals is None:
+    """The firings of the wanted signal, with the keyword arguments the filter looked at."""
+    if wanted.signal_object is None:
         return ""
-    same_signal = [f for f in firings if any(f.signal is s for s in wanted.signals)]
+    same_signal = [firing for firing in firings if firing.signal is wanted.signal_object]
     if not same_signal:
         return ""
     label = same_signal[0].signal_name

@@ -1,6 +1,6 @@
 """Spans as the collector received them (JSON objects), rendered as an indented tree.
 
-The same layout as ``signal_tracing.testing.spans.render_spans`` gives in-memory spans, so a
+The same layout as ``signal_tracing.testing.render_spans`` gives in-memory spans, so a
 trace read back from the collector can be asserted as one block of text.
 """
 

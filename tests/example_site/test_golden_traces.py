@@ -1,7 +1,7 @@
 """Golden traces: each example flow, driven through the test client, as its whole span tree.
 
 Each tree is the spans one flow produced, rendered by
-``signal_tracing.testing.spans.render_spans``: one line per span, children indented, then the
+``signal_tracing.testing.render_spans``: one line per span, children indented, then the
 attributes named in ``keys``. docs/tutorial.md shows these trees.
 
 ``root=`` is the flow's own root span (the request or management command scope that
@@ -28,7 +28,7 @@ from sms.backends import SmsSendError, get_backend
 from sms.models import SendStatus, SmsCode
 
 from signal_tracing import attributes as attrs
-from signal_tracing.testing.spans import render_spans
+from signal_tracing.testing import render_spans
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import signal_tracing
 from signal_tracing.conf import Config
 from signal_tracing.instrumentation import apply_settings
-from signal_tracing.testing.spans import render_spans
+from signal_tracing.testing import render_spans
 
 REQUEST_KEYS = (
     "http.route",

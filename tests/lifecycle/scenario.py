@@ -3,7 +3,7 @@ database, Django's test runner, and re-connections in a single-threaded WSGI ser
 
 Run as ``python -m tests.lifecycle.scenario NAME`` with ``DJANGO_SETTINGS_MODULE`` set to
 ``tests.lifecycle.scenario_settings`` and ``SCENARIO_DATABASE_URL`` set. Prints one JSON object:
-the span tree (``signal_tracing.testing.spans.render_spans``) and every span's name and attributes.
+the span tree (``signal_tracing.testing.render_spans``) and every span's name and attributes.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ SCENARIOS: dict[str, Callable[[TracerProvider], None]] = {
 
 
 def main() -> None:
-    from signal_tracing.testing.spans import render_spans
+    from signal_tracing.testing import render_spans
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

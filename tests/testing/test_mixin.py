@@ -20,7 +20,7 @@ from signal_tracing.testing import Sent, SignalAssertionsMixin
 from signal_tracing.testing.mixin import MIXIN_HINT
 from tests.testapp.models import Author
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 review_posted = Signal()
 
@@ -61,7 +61,7 @@ class SignalAssertionsMixinTests(SignalAssertionsMixin, TestCase):
                     review_posted.disconnect(notify_editor)
         self.assertEqual(
             str(failure.exception).splitlines()[0],
-            "Expected review_posted received by tests.test_testing_mixin.notify_editor "
+            "Expected review_posted received by tests.testing.test_mixin.notify_editor "
             "not to be sent, but it was sent 1 time.",
         )
 
@@ -73,6 +73,15 @@ class SignalAssertionsMixinTests(SignalAssertionsMixin, TestCase):
             self.assertSignalsSentInOrder(post_save, pre_save),
         ):
             Author.objects.create(name="Shen Congwen")
+
+    def test_short_names_work_and_typos_are_caught_before_the_block_runs(self) -> None:
+        with self.assertSignalSent("review_posted", times=1):
+            review_posted.send(sender=Author)
+        with (
+            self.assertRaisesMessage(ValueError, "Did you mean 'review_posted'?"),
+            self.assertSignalNotSent("review_poster"),
+        ):
+            self.fail("the block must not run")
 
     def test_the_block_raising_is_not_hidden_by_a_failed_check(self) -> None:
         with self.assertRaises(ZeroDivisionError), self.assertSignalSent(review_posted):

@@ -11,7 +11,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 #: A project that uses the example site's apps (sms, kitchen) with our test settings.
 DJANGO_PROJECT_INI = f"""
@@ -157,7 +157,8 @@ def test_failures_say_what_was_expected_what_fired_and_how_to_see_more(
             "E       (add -v option to show the full tree of signals and receivers)",
             "*_ test_misspelt_signal _*",
             '>       with signal_assert_num_sent(0, "sms_code_verifed"):',
-            "E       ValueError: No loaded signal is called 'sms_code_verifed'. *",
+            "E       ValueError: No loaded signal is called 'sms_code_verifed'. "
+            "Did you mean 'sms_code_verified'?",
         ]
     )
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -29,6 +32,7 @@ ALL_FIRINGS = (
 )
 
 pizza_done = Signal()
+payment_taken = Signal()
 
 
 class Burnt(Exception):
@@ -71,8 +75,8 @@ def test_expected_at_least_once(captured: SignalCapture) -> None:
         [
             "Expected post_save with sender=testapp.Tag to be sent, but it was not.",
             "post_save was sent 2 times:",
-            "    post_save send sender=testapp.Author -> tests.test_testing_messages.announce",
-            "    post_save send sender=testapp.Author -> tests.test_testing_messages.announce",
+            "    post_save send sender=testapp.Author -> tests.testing.test_report.announce",
+            "    post_save send sender=testapp.Author -> tests.testing.test_report.announce",
             ALL_FIRINGS,
             HINT,
         ]
@@ -86,9 +90,9 @@ def test_expected_exactly_n_marks_the_firings_that_matched(captured: SignalCaptu
             "but it was sent 1 time.",
             "post_save was sent 2 times:",
             "  * post_save send sender=testapp.Author created=True "
-            "-> tests.test_testing_messages.announce",
+            "-> tests.testing.test_report.announce",
             "    post_save send sender=testapp.Author created=False "
-            "-> tests.test_testing_messages.announce",
+            "-> tests.testing.test_report.announce",
             "  (* = matches)",
             ALL_FIRINGS,
             HINT,
@@ -102,12 +106,12 @@ def test_expected_at_most_n_shows_receiver_outcomes(captured: SignalCapture) -> 
             "Expected pizza_done with sender='kitchen' to be sent at most 1 time, "
             "but it was sent 2 times.",
             "pizza_done was sent 4 times:",
-            "    pizza_done send sender=testapp.Author -> tests.test_testing_messages.burn",
-            "    pizza_done send sender=testapp.Author -> tests.test_testing_messages.burn",
+            "    pizza_done send sender=testapp.Author -> tests.testing.test_report.burn",
+            "    pizza_done send sender=testapp.Author -> tests.testing.test_report.burn",
             "  * pizza_done send_robust sender=kitchen "
-            "-> tests.test_testing_messages.burn (handled tests.test_testing_messages.Burnt)",
+            "-> tests.testing.test_report.burn (handled tests.testing.test_report.Burnt)",
             "  * pizza_done send_robust sender=kitchen "
-            "-> tests.test_testing_messages.burn (handled tests.test_testing_messages.Burnt)",
+            "-> tests.testing.test_report.burn (handled tests.testing.test_report.Burnt)",
             "  (* = matches)",
             ALL_FIRINGS,
             HINT,
@@ -160,7 +164,9 @@ def test_order_failure_says_where_the_sequence_broke(captured: SignalCapture) ->
 
 
 def test_order_passes_with_other_firings_in_between(captured: SignalCapture) -> None:
-    found = captured.assert_order(pre_save, Sent(pizza_done, size=8), post_save, "pizza_done")
+    found = captured.assert_order(
+        "pre_save", Sent(pizza_done, size=8), post_save, "tests.testing.test_report.pizza_done"
+    )
     assert [f.signal_name for f in found] == ["pre_save", "pizza_done", "post_save", "pizza_done"]
 
 
@@ -184,20 +190,20 @@ def test_render_shows_nesting_receivers_outcomes_and_kwargs(captured: SignalCapt
             "raw=False, using='default', update_fields=None (no receivers)",
             f"post_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
             "created=True, update_fields=None, raw=False, using='default'",
-            "  tests.test_testing_messages.announce: ok",
+            "  tests.testing.test_report.announce: ok",
             "    pizza_done send sender=testapp.Author size=8",
-            "      tests.test_testing_messages.burn: ok",
+            "      tests.testing.test_report.burn: ok",
             f"pre_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
             "raw=False, using='default', update_fields=None (no receivers)",
             f"post_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
             "created=False, update_fields=None, raw=False, using='default'",
-            "  tests.test_testing_messages.announce: ok",
+            "  tests.testing.test_report.announce: ok",
             "    pizza_done send sender=testapp.Author size=8",
-            "      tests.test_testing_messages.burn: ok",
+            "      tests.testing.test_report.burn: ok",
             "pizza_done send_robust sender=kitchen size=30",
-            "  tests.test_testing_messages.burn: handled tests.test_testing_messages.Burnt",
+            "  tests.testing.test_report.burn: handled tests.testing.test_report.Burnt",
             "pizza_done send_robust sender=kitchen size=30",
-            "  tests.test_testing_messages.burn: handled tests.test_testing_messages.Burnt",
+            "  tests.testing.test_report.burn: handled tests.testing.test_report.Burnt",
         ]
     )
 
@@ -281,4 +287,38 @@ def test_values_are_shown_only_when_plain() -> None:
     assert capture.render() == (
         "pizza_done send sender=oven model=testapp.Author, nested=<builtins.list>, "
         "table={'size': 30}, text='" + "x" * 58 + "… (no receivers)"
+    )
+
+
+def test_values_a_filter_compares_are_shown_on_both_sides() -> None:
+    with capture_signals(hint=None) as capture:
+        payment_taken.send(sender=Author, amount=Decimal("99.00"))
+        payment_taken.send(sender=Author, amount=Decimal("9.90"))
+    message = failure(
+        capture.assert_sent, payment_taken, sender=Author, amount=Decimal("99.00"), times=2
+    )
+    assert message == "\n".join(
+        [
+            "Expected payment_taken with sender=testapp.Author, amount=Decimal('99.00') "
+            "to be sent exactly 2 times, but it was sent 1 time.",
+            "payment_taken was sent 2 times:",
+            "  * payment_taken send sender=testapp.Author amount=Decimal('99.00') -> no receivers",
+            "    payment_taken send sender=testapp.Author amount=Decimal('9.90') -> no receivers",
+            "  (* = matches)",
+            "All firings (2): payment_taken sender=testapp.Author x2",
+        ]
+    )
+
+
+def test_compared_values_are_shown_longer_than_in_the_tree() -> None:
+    paid_at = datetime(2025, 5, 17, 9, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    with capture_signals(hint=None) as capture:
+        payment_taken.send(sender=Author, paid_at=paid_at)
+    shown = "datetime.datetime(2025, 5, 17, 9, 30, tzinfo=zoneinfo.ZoneInfo(key='Europe/Paris'))"
+    lines = failure(capture.assert_not_sent, payment_taken, paid_at=paid_at).splitlines()
+    assert lines[0] == (
+        f"Expected payment_taken with paid_at={shown} not to be sent, but it was sent 1 time."
+    )
+    assert (
+        lines[2] == f"  * payment_taken send sender=testapp.Author paid_at={shown} -> no receivers"
     )

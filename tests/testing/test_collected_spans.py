@@ -46,7 +46,7 @@ def _receivers() -> Iterator[None]:
 
 def test_the_fixture_collects_this_tests_spans(signal_spans: SignalSpans) -> None:
     oven_ready.send(sender="kitchen")
-    assert signal_spans.names() == ["oven_ready tests.test_testing_spans.preheat"]
+    assert signal_spans.names() == ["oven_ready tests.testing.test_collected_spans.preheat"]
     [span] = signal_spans.finished()
     assert span.attributes is not None
     assert span.attributes["django.signal.sender"] == "kitchen"
@@ -71,15 +71,15 @@ def test_render_nests_spans_and_marks_errors() -> None:
     assert spans.render() == "\n".join(
         [
             "oven_ready send_robust",
-            "  tests.test_testing_spans.preheat",
-            "  tests.test_testing_spans.fan",
-            "    oven_hot tests.test_testing_spans.thermostat",
-            "  tests.test_testing_spans.test_render_nests_spans_and_marks_errors.<locals>.burn"
-            " error.type=builtins.ValueError !ERROR",
+            "  tests.testing.test_collected_spans.preheat",
+            "  tests.testing.test_collected_spans.fan",
+            "    oven_hot tests.testing.test_collected_spans.thermostat",
+            "  tests.testing.test_collected_spans.test_render_nests_spans_and_marks_errors"
+            ".<locals>.burn error.type=builtins.ValueError !ERROR",
         ]
     )
     assert spans.render(keys=("django.signal.depth",)).splitlines()[3] == (
-        "    oven_hot tests.test_testing_spans.thermostat django.signal.depth=1"
+        "    oven_hot tests.testing.test_collected_spans.thermostat django.signal.depth=1"
     )
 
 
@@ -89,7 +89,7 @@ def test_the_global_provider_is_never_touched() -> None:
         oven_ready.send(sender="kitchen")
         assert trace.get_tracer_provider() is global_provider
     assert trace.get_tracer_provider() is global_provider
-    assert spans.names() == ["oven_ready tests.test_testing_spans.preheat"]
+    assert spans.names() == ["oven_ready tests.testing.test_collected_spans.preheat"]
 
 
 def test_tracing_is_on_inside_even_when_the_setting_is_off_and_off_again_after() -> None:
@@ -100,7 +100,7 @@ def test_tracing_is_on_inside_even_when_the_setting_is_off_and_off_again_after()
             oven_ready.send(sender="kitchen")
         assert not signal_tracing.is_instrumented()
         assert not _dispatch.is_patched()
-    assert spans.names() == ["oven_ready tests.test_testing_spans.preheat"]
+    assert spans.names() == ["oven_ready tests.testing.test_collected_spans.preheat"]
 
 
 def test_an_earlier_instrument_call_is_restored_with_its_provider_and_options() -> None:
@@ -118,7 +118,7 @@ def test_an_earlier_instrument_call_is_restored_with_its_provider_and_options() 
     assert firings.current_config().max_attribute_length == 256
     assert firings.current_config().merge_single_receiver is False
     # Not merged (the earlier option), and ended receiver first.
-    assert spans.names() == ["tests.test_testing_spans.preheat", "oven_ready send"]
+    assert spans.names() == ["tests.testing.test_collected_spans.preheat", "oven_ready send"]
     assert [span.name for span in exporter.get_finished_spans()] == spans.names()
     [after] = [span for span in exporter.get_finished_spans() if span.name == "oven_ready send"]
     assert after.attributes is not None

@@ -84,8 +84,8 @@ def test_records_signal_sender_kwargs_and_the_receivers_that_ran() -> None:
     assert firing.kwargs == {"toppings": ["ham"], "size": 30}
     assert firing.method == "send"
     assert firing.signal_name == "pizza_done"
-    assert firing.signal_path == "tests.test_testing_capture.pizza_done"
-    assert firing.receivers == ["tests.test_testing_capture.bake", "tests.test_testing_capture.box"]
+    assert firing.signal_path == "tests.testing.test_capture.pizza_done"
+    assert firing.receivers == ["tests.testing.test_capture.bake", "tests.testing.test_capture.box"]
     assert [call.outcome for call in firing.calls] == [Outcome.OK, Outcome.OK]
     assert firing.outcome is Outcome.OK
 
@@ -212,7 +212,7 @@ def test_sees_signals_muted_by_factory_boy_as_firings_without_receivers() -> Non
     assert muted_firing.kwargs["instance"] is muted
     assert muted_firing.receivers == []
     assert heard_firing.receivers == [
-        "tests.test_testing_capture.test_sees_signals_muted_by_factory_boy_as_firings_"
+        "tests.testing.test_capture.test_sees_signals_muted_by_factory_boy_as_firings_"
         "without_receivers.<locals>.on_save"
     ]
     captured.assert_sent(post_save, sender=Author, receiver=on_save, times=1)
@@ -252,7 +252,7 @@ def test_return_values_and_exceptions_are_unchanged_and_outcomes_recorded() -> N
     assert str(raised.value) == "burnt"
     handled, propagated = captured.firings
     assert [c.outcome for c in handled.calls] == [Outcome.OK, Outcome.OK, Outcome.HANDLED]
-    assert handled.call(burn).error_type == "tests.test_testing_capture.Boom"
+    assert handled.call(burn).error_type == "tests.testing.test_capture.Boom"
     assert propagated.outcome is Outcome.RAISED
     assert propagated.call(burn).outcome is Outcome.RAISED
 
@@ -268,7 +268,7 @@ def test_a_receiver_that_did_not_run_is_not_counted_as_received() -> None:
         pizza_done.disconnect(bake)
     [firing] = captured.firings
     assert firing.call(bake).outcome is Outcome.NOT_RUN
-    assert firing.receivers == ["tests.test_testing_capture.burn"]
+    assert firing.receivers == ["tests.testing.test_capture.burn"]
     captured.assert_not_sent(pizza_done, receiver=bake)
 
 

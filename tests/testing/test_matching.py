@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 from unittest.mock import ANY
 
@@ -30,8 +32,28 @@ class Till:
     def ring(self, sender: Any, **kwargs: Any) -> None:
         pass
 
+    @staticmethod
+    def weigh(sender: Any, **kwargs: Any) -> None:
+        pass
+
+    @classmethod
+    def count_orders(cls, sender: Any, **kwargs: Any) -> None:
+        pass
+
 
 till = Till()
+
+
+@pytest.fixture
+def two_signals_called_dough_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Signal, Signal]:
+    north, south = ModuleType("tests.bakery.north"), ModuleType("tests.bakery.south")
+    north.dough_ready = Signal()  # type: ignore[attr-defined]
+    south.dough_ready = Signal()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tests.bakery.north", north)
+    monkeypatch.setitem(sys.modules, "tests.bakery.south", south)
+    return north.dough_ready, south.dough_ready  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -77,16 +99,69 @@ def test_a_dotted_path_that_reexports_a_signal_finds_the_same_object() -> None:
     assert capture.count(setting_changed, setting="SMS_BACKEND", enter=True) == 1
 
 
-def test_a_misspelt_signal_name_is_an_error_not_a_silent_pass(captured: SignalCapture) -> None:
-    with pytest.raises(ValueError, match="No loaded signal is called 'post_sav'") as error:
+def test_a_misspelt_signal_name_is_an_error_that_suggests_the_right_one(
+    captured: SignalCapture,
+) -> None:
+    with pytest.raises(ValueError, match="post_sav") as error:
         captured.assert_not_sent("post_sav")
+    assert str(error.value) == "No loaded signal is called 'post_sav'. Did you mean 'post_save'?"
+    with pytest.raises(ValueError, match="Did you mean") as error:
+        Sent("django.core.signals.post_save")  # the right name in the wrong module
     assert str(error.value) == (
-        "No loaded signal is called 'post_sav'. Pass the signal object, its dotted path "
+        "No loaded signal is called 'django.core.signals.post_save'. "
+        "Did you mean 'django.db.models.signals.post_save'?"
+    )
+
+
+def test_a_name_like_no_signal_says_what_to_pass(captured: SignalCapture) -> None:
+    with pytest.raises(ValueError, match="zzz") as error:
+        captured.assert_not_sent("zzz")
+    assert str(error.value) == (
+        "No loaded signal is called 'zzz'. Pass the signal object, its dotted path "
         "(such as 'django.db.models.signals.post_save') or the short name of a signal "
         "defined at module level (such as 'post_save')."
     )
-    with pytest.raises(ValueError, match=r"No loaded signal is called 'myapp\.signals\.gone'"):
+
+
+def test_a_path_in_a_module_not_imported_says_nothing_is_imported_for_it() -> None:
+    with pytest.raises(ValueError, match="gone") as error:
         Sent("myapp.signals.gone")
+    assert str(error.value) == (
+        "No loaded signal is called 'myapp.signals.gone'. Nothing called 'myapp.signals' is "
+        "imported, and names are looked up without importing anything: import it first."
+    )
+
+
+def test_a_short_name_shared_by_signals_lists_them(
+    two_signals_called_dough_ready: tuple[Signal, Signal],
+) -> None:
+    with pytest.raises(ValueError, match="dough_ready") as error:
+        Sent("dough_ready")
+    assert str(error.value) == (
+        "'dough_ready' is the name of 2 loaded signals: tests.bakery.north.dough_ready, "
+        "tests.bakery.south.dough_ready. Give the dotted path of the one you mean."
+    )
+    north, _south = two_signals_called_dough_ready
+    assert Sent("tests.bakery.north.dough_ready").signal_object is north
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        pytest.param(lambda c, name: c.filter(name), id="filter"),
+        pytest.param(lambda c, name: c.count(name), id="count"),
+        pytest.param(lambda c, name: c.assert_sent(name), id="assert_sent"),
+        pytest.param(lambda c, name: c.assert_not_sent(name, size=0), id="assert_not_sent"),
+        pytest.param(lambda c, name: c.assert_order(name), id="assert_order"),
+        pytest.param(lambda c, name: c.assert_order(Sent(name)), id="Sent"),
+    ],
+)
+def test_every_query_and_assertion_takes_short_names_and_checks_them(
+    captured: SignalCapture, use: Callable[[SignalCapture, str], object]
+) -> None:
+    use(captured, "order_placed")
+    with pytest.raises(ValueError, match=r"Did you mean 'order_placed'"):
+        use(captured, "order_place")
 
 
 def test_something_that_is_not_a_signal_is_a_type_error() -> None:
@@ -116,19 +191,47 @@ def test_sender_by_value_including_none(captured: SignalCapture) -> None:
 
 def test_receiver_by_callable_or_dotted_path(captured: SignalCapture) -> None:
     assert captured.count(receiver=on_order) == 3
-    assert captured.count(receiver="tests.test_testing_filters.on_order") == 3
+    assert captured.count(receiver="tests.testing.test_matching.on_order") == 3
     assert captured.count(receiver=till.ring) == 3
-    assert captured.count(receiver="tests.test_testing_filters.Till.ring") == 3
+    assert captured.count(receiver="tests.testing.test_matching.Till.ring") == 3
     assert captured.count(post_save, receiver=on_order) == 0
 
 
-def test_a_misspelt_receiver_path_is_an_error() -> None:
-    with pytest.raises(ValueError, match="is not a callable in an imported module") as error:
-        Sent(order_placed, receiver="tests.test_testing_filters.on_ordr")
+def test_a_misspelt_receiver_path_is_an_error_that_suggests_the_right_one() -> None:
+    with pytest.raises(ValueError, match="on_ordr") as error:
+        Sent(order_placed, receiver="tests.testing.test_matching.on_ordr")
     assert str(error.value) == (
-        "'tests.test_testing_filters.on_ordr' is not a callable in an imported module. Pass "
+        "'tests.testing.test_matching.on_ordr' is not a callable in an imported module. "
+        "Did you mean 'tests.testing.test_matching.on_order'?"
+    )
+    with pytest.raises(
+        ValueError, match=r"Did you mean 'tests\.testing\.test_matching\.Till\.ring'"
+    ):
+        Sent(order_placed, receiver="tests.testing.test_matching.Till.rnig")
+
+
+def test_a_receiver_path_like_nothing_says_what_to_pass() -> None:
+    with pytest.raises(ValueError, match="xyz") as error:
+        Sent(order_placed, receiver="tests.testing.test_matching.xyz")
+    assert str(error.value) == (
+        "'tests.testing.test_matching.xyz' is not a callable in an imported module. Pass "
         "the receiver itself, or its dotted path such as 'sms.receivers.send_sms_code'."
     )
+    with pytest.raises(ValueError, match="not a callable"):
+        Sent(order_placed, receiver="tests.testing.test_matching.till")  # an instance
+
+
+def test_static_and_class_method_receivers_by_dotted_path() -> None:
+    order_placed.connect(Till.weigh)
+    order_placed.connect(Till.count_orders)
+    try:
+        with capture_signals() as capture:
+            order_placed.send(sender="counter")
+    finally:
+        order_placed.disconnect(Till.weigh)
+        order_placed.disconnect(Till.count_orders)
+    assert capture.count(receiver="tests.testing.test_matching.Till.weigh") == 1
+    assert capture.count(receiver="tests.testing.test_matching.Till.count_orders") == 1
 
 
 # --- keyword arguments ---------------------------------------------------------------------
@@ -157,7 +260,7 @@ def test_sent_describes_itself() -> None:
     wanted = Sent(post_save, sender=Author, created=True, receiver=on_order)
     assert wanted.describe() == (
         "post_save with sender=testapp.Author, created=True, "
-        "received by tests.test_testing_filters.on_order"
+        "received by tests.testing.test_matching.on_order"
     )
     assert Sent().describe() == "a signal"
     assert Sent("order_placed", sender="counter").describe() == "order_placed with sender='counter'"
@@ -179,5 +282,5 @@ def test_asking_a_firing_for_a_receiver_it_did_not_call(captured: SignalCapture)
     with pytest.raises(LookupError) as error:
         firing.call(on_order)
     assert str(error.value) == (
-        "tests.test_testing_filters.on_order was not called for post_save (receivers: none)."
+        "tests.testing.test_matching.on_order was not called for post_save (receivers: none)."
     )
