@@ -131,7 +131,11 @@ def test_policy_keys_may_be_any_path_of_a_signal_or_its_unique_short_name(key: s
         ),
         ("django.db.models.Model", "is a ModelBase, not a django.dispatch.Signal", "A key is"),
         ("no_such_signal_anywhere", "names no signal", "A key is"),
-        ("nowhere.signals.qqq_unheard_of", "cannot be imported (No module named 'nowhere')", "A key is"),
+        (
+            "nowhere.signals.qqq_unheard_of",
+            "cannot be imported (No module named 'nowhere')",
+            "A key is",
+        ),
     ],
 )
 def test_policy_keys_that_name_no_signal_are_errors_with_a_suggestion(
