@@ -17,7 +17,7 @@ from signal_tracing import firings
 from signal_tracing.conf import Config, build_config, validated_config
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.records import Policy
-from signal_tracing.testing.spans import collect_spans
+from signal_tracing.testing import collect_spans
 from tests.testapp.signals import order_placed
 
 

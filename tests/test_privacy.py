@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from signal_tracing import firings, recording
 from signal_tracing.attributes import MAX_SEQUENCE_ITEMS, MAX_STACKTRACE_LENGTH
 from signal_tracing.panels.stats import build_stats
-from signal_tracing.testing.spans import CollectedSpans, collect_spans
+from signal_tracing.testing import CollectedSpans, collect_spans
 
 audit = Signal()
 settings_like = Signal()
