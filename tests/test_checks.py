@@ -148,21 +148,25 @@ def test_policy_keys_that_name_no_signal_are_errors_with_a_suggestion(
 
 
 @pytest.fixture
-def twin_pizza_done() -> Iterator[Signal]:
-    """A second module-level signal called pizza_done (the kitchen app has the first)."""
-    module = types.ModuleType("tests.twin_signals")
-    module.pizza_done = Signal()  # type: ignore[attr-defined]
-    sys.modules[module.__name__] = module
-    yield module.pizza_done  # type: ignore[attr-defined]
-    del sys.modules[module.__name__]
+def twin_signals() -> Iterator[None]:
+    """Two loaded modules that each define a signal called ``parcel_sent``."""
+    names = ("tests.twin_shop_signals", "tests.twin_post_signals")
+    for name in names:
+        module = types.ModuleType(name)
+        module.parcel_sent = Signal()  # type: ignore[attr-defined]
+        sys.modules[name] = module
+    yield
+    for name in names:
+        del sys.modules[name]
 
 
-def test_a_short_name_shared_by_several_signals_lists_them(twin_pizza_done: Signal) -> None:
-    [error] = errors_for({"POLICIES": {"pizza_done": "off"}})
+@pytest.mark.usefixtures("twin_signals")
+def test_a_short_name_shared_by_several_signals_lists_them() -> None:
+    [error] = errors_for({"POLICIES": {"parcel_sent": "off"}})
     assert error.id == "signal_tracing.E005"
     assert error.msg == (
-        "SIGNAL_TRACING['POLICIES'] key 'pizza_done' is the short name of several signals: "
-        "kitchen.signals.pizza_done, tests.twin_signals.pizza_done."
+        "SIGNAL_TRACING['POLICIES'] key 'parcel_sent' is the short name of several signals: "
+        "tests.twin_post_signals.parcel_sent, tests.twin_shop_signals.parcel_sent."
     )
     assert error.hint == "Use the dotted path of the one you mean."
 
