@@ -2,16 +2,19 @@
 
 Settings are read when available (``SIGNAL_TRACING``); options passed to ``instrument()`` win
 over them and are kept, so the app's ``ready()`` and live setting changes re-apply them.
+
+This is the one writer of the running state (``state``): it sets the configuration and the
+emitter, counts test captures, and puts in or takes out the patches that follow from them
+(``_dispatch`` on ``Signal``, ``lifecycle`` on Django's handlers), all under ``state.lock``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
-from signal_tracing import _dispatch, firings
+from signal_tracing import _dispatch, lifecycle, routing, state
 from signal_tracing.conf import Config, config_from_settings, options_to_setting
 from signal_tracing.spans import SpanEmitter
 
@@ -23,7 +26,6 @@ class _Requested:
     """What code asked for explicitly, re-applied whenever settings change."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
         self.tracer_provider: TracerProvider | None = None
         self.options: dict[str, Any] = {}
 
@@ -40,7 +42,7 @@ def instrument(tracer_provider: TracerProvider | None = None, **options: Any) ->
     ``django.setup()``. If the setting says ``"ENABLED": False``, nothing is patched.
     """
     setting = options_to_setting(options)
-    with _requested.lock:
+    with state.lock:
         if tracer_provider is not None:
             _requested.tracer_provider = tracer_provider
         _requested.options.update(setting)
@@ -49,7 +51,7 @@ def instrument(tracer_provider: TracerProvider | None = None, **options: Any) ->
 
 def uninstrument() -> None:
     """Stop tracing and put ``django.dispatch.Signal`` back exactly as it was."""
-    with _requested.lock:
+    with state.lock:
         _requested.tracer_provider = None
         _requested.options.clear()
         _stop()
@@ -63,7 +65,7 @@ def instrumented_with(tracer_provider: TracerProvider, **options: Any) -> Iterat
     ``instrument()`` provider and options (or the setting alone) apply again.
     """
     setting = options_to_setting(options)
-    with _requested.lock:
+    with state.lock:
         saved_provider, saved_options = _requested.tracer_provider, dict(_requested.options)
         _requested.tracer_provider = tracer_provider
         _requested.options.update(setting)
@@ -71,7 +73,7 @@ def instrumented_with(tracer_provider: TracerProvider, **options: Any) -> Iterat
     try:
         yield
     finally:
-        with _requested.lock:
+        with state.lock:
             _requested.tracer_provider = saved_provider
             _requested.options.clear()
             _requested.options.update(saved_options)
@@ -80,7 +82,7 @@ def instrumented_with(tracer_provider: TracerProvider, **options: Any) -> Iterat
 
 def is_instrumented() -> bool:
     """Return whether signal firings are being traced."""
-    return firings.is_tracing()
+    return state.is_tracing()
 
 
 def effective_config() -> Config:
@@ -90,28 +92,44 @@ def effective_config() -> Config:
 
 def apply_settings() -> None:
     """(Re)start or stop tracing according to the current setting and requested options."""
-    with _requested.lock:
+    with state.lock:
         config = effective_config()
         if not config.enabled:
             _stop()
             return
-        emitter = firings.current_emitter()
+        emitter = state.current_emitter()
         if emitter is None or emitter.tracer_provider is not _requested.tracer_provider:
             emitter = SpanEmitter(_requested.tracer_provider)
-        _dispatch.start_tracing(emitter, config)
-        from signal_tracing import lifecycle
+        state.set_config(config)
+        routing.clear_caches()  # policies and exclusions may have changed
+        state.set_emitter(emitter)
+        _sync_patch()
+        lifecycle.install(config)
 
-        lifecycle.start(config)
+
+def acquire_capture() -> None:
+    """Keep ``Signal`` patched, and record firings without receivers, until released."""
+    with state.lock:
+        state.change_captures(+1)
+        _sync_patch()
 
 
-def reconfigure_if_instrumented() -> None:
-    """Pick up a changed setting; called when ``SIGNAL_TRACING`` changes at run time."""
-    with _requested.lock:
-        _dispatch.reconfigure(effective_config())
+def release_capture() -> None:
+    with state.lock:
+        state.change_captures(-1)
+        _sync_patch()
 
 
 def _stop() -> None:
-    from signal_tracing import lifecycle
+    with state.lock:
+        lifecycle.uninstall()
+        state.set_emitter(None)
+        _sync_patch()
 
-    lifecycle.stop()
-    _dispatch.stop_tracing()
+
+def _sync_patch() -> None:
+    # Caller holds state.lock. Captures need the patch even while tracing is off.
+    if state.is_tracing() or state.running.captures:
+        _dispatch.patch()
+    else:
+        _dispatch.unpatch()

@@ -7,7 +7,6 @@ Fixture names share the ``signal_`` prefix, the way pytest-django's share ``djan
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -184,8 +183,9 @@ def signal_spans() -> Iterator[SignalSpans]:
 def _test_scope(node_id: str) -> AbstractContextManager[Any] | None:
     # Nothing to do unless something already loaded the tracer and tracing is on: a project
     # that never used signal_tracing pays one dictionary lookup per test.
-    firings = sys.modules.get("signal_tracing.firings")
-    if firings is None or not firings.is_tracing():
+    from signal_tracing.state import is_tracing
+
+    if not is_tracing():
         return None
     from signal_tracing.lifecycle import test_scope
 

@@ -88,13 +88,14 @@ def record_error(
     """Mark ``span`` failed with ``error``: status, ``error.type`` and an exception event.
 
     The message is left out unless opted in: exception messages often hold user data.
+    ``max_length`` is ``MAX_ATTRIBUTE_LENGTH``, which bounds the message.
     """
     attributes = attrs.exception_attributes(error, record_message=record_message, limit=max_length)
     span.add_event(attrs.EXCEPTION_EVENT, attributes)
-    error_type = attributes[attrs.EXCEPTION_TYPE]
+    error_type = str(attributes[attrs.EXCEPTION_TYPE])
     span.set_attribute(attrs.ERROR_TYPE, error_type)
     if mark_status:
-        span.set_status(Status(StatusCode.ERROR, str(error_type)))
+        span.set_status(Status(StatusCode.ERROR, error_type))
 
 
 def format_counts(counts: Mapping[Any, list[Any]]) -> tuple[list[str], int]:

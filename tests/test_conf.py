@@ -13,7 +13,7 @@ from django.dispatch import Signal
 from django.test import override_settings
 
 import signal_tracing
-from signal_tracing import firings
+from signal_tracing import state
 from signal_tracing.conf import Config, build_config, validated_config
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.records import Policy
@@ -29,7 +29,7 @@ def _restore() -> Iterator[None]:
 
 def test_a_bad_value_in_override_settings_raises_the_checks_message() -> None:
     assert signal_tracing.is_instrumented()
-    config = firings.current_config()
+    config = state.current_config()
     with (
         pytest.raises(ImproperlyConfigured) as raised,
         override_settings(SIGNAL_TRACING={"ENABLED": "no"}),
@@ -40,7 +40,7 @@ def test_a_bad_value_in_override_settings_raises_the_checks_message() -> None:
         "\tHINT: ENABLED must be True or False."
     )
     assert signal_tracing.is_instrumented()
-    assert firings.current_config() == config
+    assert state.current_config() == config
 
 
 def test_the_pytest_settings_fixture_is_validated_too(settings: Any) -> None:

@@ -14,7 +14,7 @@ from django.dispatch import Signal
 from django.test import override_settings
 
 import signal_tracing
-from signal_tracing import firings
+from signal_tracing import state
 from signal_tracing.instrumentation import apply_settings
 from tests.testapp.signals import order_placed
 
@@ -72,7 +72,7 @@ def test_unknown_or_invalid_options_are_rejected_clearly() -> None:
 def test_options_win_over_the_setting(settings: Any) -> None:
     settings.SIGNAL_TRACING = {"MAX_ATTRIBUTE_LENGTH": 10}
     signal_tracing.instrument(max_attribute_length=20)
-    assert firings.current_config().max_attribute_length == 20
+    assert state.current_config().max_attribute_length == 20
 
 
 def test_disabling_the_setting_at_run_time_unpatches_immediately() -> None:
@@ -95,7 +95,7 @@ def test_pytest_settings_fixture_toggles_tracing(settings: Any) -> None:
 
 def test_changed_policies_apply_without_restarting(settings: Any) -> None:
     settings.SIGNAL_TRACING = {"POLICIES": {"tests.testapp.signals.order_placed": "off"}}
-    policy = firings.current_config().policy_for(order_placed, "tests.testapp.signals.order_placed")
+    policy = state.current_config().policy_for(order_placed, "tests.testapp.signals.order_placed")
     assert policy.value == "off"
 
 
@@ -153,8 +153,8 @@ def test_core_never_imports_the_sdk_the_toolbar_or_pytest() -> None:
         import signal_tracing
         signal_tracing.instrument()
         from signal_tracing import (
-            _dispatch, attributes, checks, conf, exporting, firings, instrumentation,
-            lifecycle, naming, nesting, records, recording, spans,
+            _dispatch, attributes, caches, checks, conf, exporting, firings, instrumentation,
+            lifecycle, naming, nesting, records, recording, routing, spans, state,
         )
         forbidden = ("opentelemetry.sdk", "debug_toolbar", "pytest", "_pytest")
         print(sorted(m for m in sys.modules if m.startswith(forbidden)))

@@ -20,7 +20,7 @@ from django.utils.functional import SimpleLazyObject
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-from signal_tracing import firings, recording
+from signal_tracing import recording, state
 from signal_tracing.attributes import MAX_SEQUENCE_ITEMS, MAX_STACKTRACE_LENGTH
 from signal_tracing.panels.stats import build_stats
 from signal_tracing.testing import CollectedSpans, collect_spans
@@ -89,7 +89,7 @@ def test_a_projects_own_signal_exports_no_kwarg_values_in_spans_or_the_panel() -
         send_audit()
     [span] = collected.finished()
     assert not any(key.startswith("django.signal.m2m") for key in span.attributes or {})
-    panel = json.dumps(build_stats(active, firings.current_config()), default=str)
+    panel = json.dumps(build_stats(active, state.current_config()), default=str)
     for secret in SECRETS:
         assert secret not in exported_text([span])
         assert secret not in panel

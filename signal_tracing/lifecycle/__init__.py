@@ -1,8 +1,8 @@
 """Request, management command, test and start-up scopes: the roots our spans hang from.
 
-``instrumentation.apply_settings()`` calls :func:`start` on every (re)configuration and
-:func:`stop` when tracing stops. Both are idempotent; :func:`stop` puts every patched Django
-attribute back (see ``patches.py``) and removes the firing hooks. One module per scope kind:
+``instrumentation.apply_settings()`` calls :func:`install` on every (re)configuration and
+:func:`uninstall` when tracing stops. Both are idempotent; :func:`uninstall` puts every patched
+Django attribute back (see ``patches.py``) and removes the firing hooks. One module per scope kind:
 
 - ``requests``: a span from before ``request_started``'s receivers to after
   ``request_finished``'s (``REQUEST_SPANS``);
@@ -18,14 +18,15 @@ from typing import Final
 
 from signal_tracing.conf import Config
 from signal_tracing.lifecycle import commands, requests, startup, testcases
-from signal_tracing.lifecycle.testcases import TestScope, test_scope
+from signal_tracing.lifecycle.scopes import TestScope
+from signal_tracing.lifecycle.testcases import test_scope
 
-__all__ = ["TestScope", "start", "stop", "test_scope"]
+__all__ = ["TestScope", "install", "test_scope", "uninstall"]
 
 _lock: Final = threading.RLock()
 
 
-def start(config: Config) -> None:
+def install(config: Config) -> None:
     """Install the hooks and patches ``config`` asks for, and remove the others."""
     with _lock:
         startup.begin()
@@ -40,7 +41,7 @@ def start(config: Config) -> None:
         testcases.sync_patch()
 
 
-def stop() -> None:
+def uninstall() -> None:
     """Remove every hook and patch, and end the spans that nothing else would end."""
     with _lock:
         requests.uninstall()

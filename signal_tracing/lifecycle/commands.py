@@ -16,16 +16,16 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from signal_tracing import attributes as attrs
-from signal_tracing import firings
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
-    LifecycleScope,
+    CommandScope,
     close,
     enter,
     may_start_span,
     parent_for_new_scope,
     start_span,
 )
+from signal_tracing.state import report_tracer_failure
 
 #: Long-running or interactive commands: no span of their own.
 UNTRACED_COMMANDS: Final = frozenset(
@@ -41,12 +41,6 @@ UNTRACED_COMMANDS: Final = frozenset(
 )
 
 _MARKER: Final = ".management.commands."
-
-
-class CommandScope(LifecycleScope):
-    """One management command's ``execute()``."""
-
-    __slots__ = ()
 
 
 def command_name(command: object) -> str:
@@ -99,7 +93,7 @@ def _open(name: str) -> CommandScope | None:
         scope = CommandScope("command", span_name, span, parent)
         enter(scope)
     except Exception:
-        firings.report_tracer_failure("opening a management command span")
+        report_tracer_failure("opening a management command span")
         return None
     return scope
 

@@ -36,12 +36,13 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from signal_tracing import _dispatch, firings, spans
 from signal_tracing import attributes as attrs
+from signal_tracing import spans
 from signal_tracing.attributes import matches_any
+from signal_tracing.firings import set_hook
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
-    LifecycleScope,
+    RequestScope,
     close,
     enter,
     innermost,
@@ -54,6 +55,7 @@ from signal_tracing.lifecycle.scopes import (
 )
 from signal_tracing.naming import truncate
 from signal_tracing.nesting import Node, current_node
+from signal_tracing.state import current_config, report_tracer_failure
 
 #: Methods recorded as they are; any other becomes ``_OTHER`` (semantic conventions).
 KNOWN_METHODS: Final = frozenset(
@@ -62,34 +64,6 @@ KNOWN_METHODS: Final = frozenset(
 OTHER_METHOD: Final = "_OTHER"
 #: The span name's method part for ``_OTHER`` (semantic conventions).
 OTHER_METHOD_NAME: Final = "HTTP"
-
-
-class RequestScope(LifecycleScope):
-    """One request, from ``request_started`` to ``request_finished``."""
-
-    __slots__ = (
-        "cancelled",
-        "error_recorded",
-        "in_handler",
-        "method_name",
-        "request",
-        "responded_ns",
-        "route_noted",
-    )
-
-    def __init__(self, method_name: str, span: Any, parent: Node | None) -> None:
-        super().__init__("request", method_name, span, parent)
-        self.method_name = method_name
-        #: How many ``get_response`` calls for this request are running (views may nest).
-        self.in_handler = 0
-        #: When ``get_response`` returned the response (None until then).
-        self.responded_ns: int | None = None
-        #: The HttpRequest while its handler runs: its resolver_match names the span even if
-        #: the view never returns (a cancelled ASGI task on Django 5.2 keeps running it).
-        self.request: Any = None
-        self.route_noted = False
-        self.cancelled = False
-        self.error_recorded = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +236,7 @@ class RequestStarted:
         self, signal: Signal, sender: Any, named: dict[str, Any], method: str
     ) -> RequestScope | None:
         _sweep_abandoned()
-        config = firings.current_config()
+        config = current_config()
         parent = parent_for_new_scope()
         method_name, attributes = _request_facts(named, config.max_attribute_length)
         span: Span | None = None
@@ -328,8 +302,8 @@ class GotRequestException:
         spans.record_error(
             scope.span,
             error,
-            record_message=firings.current_config().record_exception_messages,
-            max_length=firings.current_config().max_attribute_length,
+            record_message=current_config().record_exception_messages,
+            max_length=current_config().max_attribute_length,
         )
         scope.error_recorded = True
 
@@ -358,7 +332,7 @@ def _note_route(scope: RequestScope, request: Any) -> None:
     route = getattr(getattr(request, "resolver_match", None), "route", None)
     if span is None or not isinstance(route, str) or not route:
         return
-    route = truncate(route, firings.current_config().max_attribute_length)
+    route = truncate(route, current_config().max_attribute_length)
     scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
     span.update_name(scope.name)
     span.set_attribute(attrs.HTTP_ROUTE, route)
@@ -471,7 +445,7 @@ def _safely(function: Callable[..., None], *args: Any) -> None:
     try:
         function(*args)
     except Exception:
-        firings.report_tracer_failure(f"lifecycle ({function.__name__})")
+        report_tracer_failure(f"lifecycle ({function.__name__})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,9 +458,9 @@ _EXCEPTION: Final = GotRequestException()
 def install() -> None:
     from django.core import signals
 
-    _dispatch.set_hook(signals.request_started, _STARTED)
-    _dispatch.set_hook(signals.request_finished, _FINISHED)
-    _dispatch.set_hook(signals.got_request_exception, _EXCEPTION)
+    set_hook(signals.request_started, _STARTED)
+    set_hook(signals.request_finished, _FINISHED)
+    set_hook(signals.got_request_exception, _EXCEPTION)
     patches.GET_RESPONSE.install(_wrap_get_response)
     patches.GET_RESPONSE_ASYNC.install(_wrap_get_response_async)
     patches.ASGI_CALL.install(_wrap_asgi_call)
@@ -500,7 +474,7 @@ def uninstall() -> None:
         signals.request_finished,
         signals.got_request_exception,
     ):
-        _dispatch.set_hook(signal, None)
+        set_hook(signal, None)
     for patch in (patches.GET_RESPONSE, patches.GET_RESPONSE_ASYNC, patches.ASGI_CALL):
         patch.uninstall()
     # Their closing hook is gone: end open request spans now rather than never.

@@ -1,4 +1,7 @@
-"""A lifecycle scope: the root node of one trace, its span, and the context it stands in for.
+"""Lifecycle scopes: the root node of one trace, its span, and the context it stands in for.
+
+One class per kind (request, command, test; start-up's lives with the app registry reading in
+``startup.py``), and how any of them opens and closes.
 
 While a scope is open it is ``nesting.current_node`` (firings nest under it, count-policy
 signals are counted on it, and it carries the span budget) and its span is the current
@@ -18,7 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final, Literal
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -26,8 +29,10 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from signal_tracing import firings, spans
+from signal_tracing import attributes as attrs
+from signal_tracing import spans
 from signal_tracing.nesting import Node, Scope, current_node
+from signal_tracing.state import current_config, current_emitter, report_tracer_failure
 
 
 class LifecycleScope(Scope):
@@ -47,6 +52,63 @@ class LifecycleScope(Scope):
 
     def before_close(self) -> None:
         """Set what is only known at the end on the span (called once, span still open)."""
+
+
+class RequestScope(LifecycleScope):
+    """One request, from ``request_started`` to ``request_finished``."""
+
+    __slots__ = (
+        "cancelled",
+        "error_recorded",
+        "in_handler",
+        "method_name",
+        "request",
+        "responded_ns",
+        "route_noted",
+    )
+
+    def __init__(self, method_name: str, span: Any, parent: Node | None) -> None:
+        super().__init__("request", method_name, span, parent)
+        self.method_name = method_name
+        #: How many ``get_response`` calls for this request are running (views may nest).
+        self.in_handler = 0
+        #: When ``get_response`` returned the response (None until then).
+        self.responded_ns: int | None = None
+        #: The HttpRequest while its handler runs: its resolver_match names the span even if
+        #: the view never returns (a cancelled ASGI task on Django 5.2 keeps running it).
+        self.request: Any = None
+        self.route_noted = False
+        self.cancelled = False
+        self.error_recorded = False
+
+
+class CommandScope(LifecycleScope):
+    """One management command's ``execute()``."""
+
+    __slots__ = ()
+
+
+TestResultStatus = Literal["pass", "fail"]
+_RESULT_STATUSES: Final = ("pass", "fail")
+
+
+class TestScope(LifecycleScope):
+    """One test, from set-up to tear-down."""
+
+    __slots__ = ("result_status",)
+    __test__ = False  # not a pytest test class, whatever module imports it
+
+    def __init__(self, name: str, span: Any, parent: Any) -> None:
+        super().__init__("test", name, span, parent)
+        self.result_status: TestResultStatus | None = None
+
+    def set_result(self, status: TestResultStatus) -> None:
+        """Record the test's outcome, ``"pass"`` or ``"fail"`` (``test.case.result.status``)."""
+        if status not in _RESULT_STATUSES:
+            raise ValueError(f"status must be 'pass' or 'fail', not {status!r}")
+        self.result_status = status
+        if self.span is not None:
+            self.span.set_attribute(attrs.TEST_CASE_RESULT_STATUS, status)
 
 
 #: Scopes open anywhere, so that stopping can end those whose closing hook goes away.
@@ -80,7 +142,7 @@ def start_span(
     start_time: int | None = None,
 ) -> Span | None:
     """Start a scope's span on the emitter's tracer (``None`` when tracing is off)."""
-    emitter = firings.current_emitter()
+    emitter = current_emitter()
     if emitter is None:
         return None
     return emitter.tracer.start_span(
@@ -101,7 +163,7 @@ def may_start_span(parent: Node | None) -> bool:
     """A scope nested in another trace takes a slot of that trace's span budget."""
     if parent is None:
         return True
-    return parent.take_span_slot(firings.current_config().max_spans_per_trace)
+    return parent.take_span_slot(current_config().max_spans_per_trace)
 
 
 def enter(scope: LifecycleScope) -> None:
@@ -132,12 +194,12 @@ def close(
                 spans.record_error(
                     span,
                     error,
-                    record_message=firings.current_config().record_exception_messages,
-                    max_length=firings.current_config().max_attribute_length,
+                    record_message=current_config().record_exception_messages,
+                    max_length=current_config().max_attribute_length,
                 )
             span.end(end_time=end_time)
         except Exception:
-            firings.report_tracer_failure(f"closing the {scope.kind} span")
+            report_tracer_failure(f"closing the {scope.kind} span")
     leave(scope)
     return True
 

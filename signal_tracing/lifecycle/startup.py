@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry.context import Context
 
 from signal_tracing import attributes as attrs
-from signal_tracing import firings
 from signal_tracing.lifecycle.scopes import LifecycleScope, close, enter, start_span
 from signal_tracing.naming import truncate
+from signal_tracing.state import current_config
 
 if TYPE_CHECKING:
     from django.apps.registry import Apps
@@ -43,7 +43,7 @@ class StartupScope(LifecycleScope):
 
     def before_close(self) -> None:
         assert self.span is not None
-        limit = firings.current_config().max_attribute_length
+        limit = current_config().max_attribute_length
         prepared = sorted(prepared_models(self.apps) - self.models_before)
         self.span.set_attribute(
             attrs.STARTUP_MODELS, [truncate(label, limit) for label in prepared]

@@ -21,18 +21,17 @@ import functools
 import unittest
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final, Literal
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 
 from signal_tracing import attributes as attrs
-from signal_tracing import firings
 from signal_tracing.conf import Config
 from signal_tracing.lifecycle import patches
-from signal_tracing.lifecycle.commands import CommandScope
 from signal_tracing.lifecycle.scopes import (
-    LifecycleScope,
+    CommandScope,
+    TestScope,
     close,
     enter,
     innermost,
@@ -42,35 +41,14 @@ from signal_tracing.lifecycle.scopes import (
     start_span,
 )
 from signal_tracing.naming import truncate
-
-TestResultStatus = Literal["pass", "fail"]
-_RESULT_STATUSES: Final = ("pass", "fail")
+from signal_tracing.state import current_config, current_emitter, report_tracer_failure
 
 
-class TestScope(LifecycleScope):
-    """One test, from set-up to tear-down."""
-
-    __slots__ = ("result_status",)
-    __test__ = False  # not a pytest test class, whatever module imports it
-
-    def __init__(self, name: str, span: Any, parent: Any) -> None:
-        super().__init__("test", name, span, parent)
-        self.result_status: TestResultStatus | None = None
-
-    def set_result(self, status: TestResultStatus) -> None:
-        """Record the test's outcome, ``"pass"`` or ``"fail"`` (``test.case.result.status``)."""
-        if status not in _RESULT_STATUSES:
-            raise ValueError(f"status must be 'pass' or 'fail', not {status!r}")
-        self.result_status = status
-        if self.span is not None:
-            self.span.set_attribute(attrs.TEST_CASE_RESULT_STATUS, status)
-
-
-def spans_wanted(config: Config) -> bool:
+def wants_test_spans(config: Config) -> bool:
     """Return whether tests get spans of their own under ``config``."""
     if config.test_spans is not None:
         return config.test_spans
-    emitter = firings.current_emitter()
+    emitter = current_emitter()
     if emitter is None:
         return False
     provider = emitter.tracer_provider
@@ -80,8 +58,8 @@ def spans_wanted(config: Config) -> bool:
 
 
 def _open(test_id: str) -> TestScope | None:
-    config = firings.current_config()
-    if not spans_wanted(config) or innermost(live_node(), TestScope) is not None:
+    config = current_config()
+    if not wants_test_spans(config) or innermost(live_node(), TestScope) is not None:
         return None
     parent = parent_for_new_scope()
     context: Context | None = None
@@ -110,7 +88,7 @@ def test_scope(test_id: str) -> Iterator[TestScope | None]:
     try:
         scope = _open(test_id)
     except Exception:
-        firings.report_tracer_failure("opening a test span")
+        report_tracer_failure("opening a test span")
         scope = None
     error: BaseException | None = None
     try:
@@ -164,7 +142,7 @@ def _wrap_call(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def sync_patch() -> None:
     """Patch Django's test cases if test spans may be wanted and ``django.test`` is loaded."""
-    if firings.current_config().test_spans is False:
+    if current_config().test_spans is False:
         patches.TEST_CASE_CALL.uninstall()
     else:
         patches.TEST_CASE_CALL.install(_wrap_call)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
-from signal_tracing import _dispatch, recording
+from signal_tracing import instrumentation, recording
 from signal_tracing.recording import Recording
 from signal_tracing.testing import report
 from signal_tracing.testing.firing import Firing, FiringIndex
@@ -46,7 +46,7 @@ class SignalCapture:
         """Start capturing in the current context (the thread or task, and what it spawns)."""
         if self._token is not None:
             raise RuntimeError("This capture is already active; use a new capture to nest.")
-        _dispatch.acquire_capture()
+        instrumentation.acquire_capture()
         if self._recording is None:
             self._recording = Recording(everything=True, keep_objects=True)
         self._token = recording.start(self._recording)
@@ -59,7 +59,7 @@ class SignalCapture:
             recording.stop(self._recording, self._token)
         finally:
             self._token = None
-            _dispatch.release_capture()
+            instrumentation.release_capture()
 
     @property
     def active(self) -> bool:

@@ -12,19 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import django
 import pytest
+from django.contrib.auth import management as auth_management
 
 from tests.lifecycle.postgres import PostgresServer, Unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Django 6.0 added a post_migrate receiver that renames permissions after a model rename.
+# Django 6.1 added a post_migrate receiver that renames permissions after a model rename.
 POST_MIGRATE_RECEIVERS = [
     "django.contrib.contenttypes.management.create_contenttypes",
     *(
         ["django.contrib.auth.management.rename_permissions_after_model_rename"]
-        if django.VERSION >= (6, 0)
+        if hasattr(auth_management, "rename_permissions_after_model_rename")
         else []
     ),
     "django.contrib.auth.management.create_permissions",

@@ -1,5 +1,6 @@
-"""``lifecycle.start()`` and ``stop()``: idempotent, switched by the settings, and exact: every
-patched Django attribute goes back, open spans are ended, nothing leaks into the next request."""
+"""``lifecycle.install()`` and ``uninstall()``: idempotent, switched by the settings, and
+exact: every patched Django attribute goes back, open spans are ended, nothing leaks into the
+next request."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.test import Client, RequestFactory, SimpleTestCase
 
 import signal_tracing
-from signal_tracing import _dispatch
+from signal_tracing import firings
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.lifecycle import patches
 from signal_tracing.nesting import current_node
@@ -53,14 +54,14 @@ def test_stop_puts_every_patched_django_attribute_back_exactly() -> None:
     signal_tracing.instrument()
     for owner, name in PATCHED:
         assert vars(owner)[name].__wrapped__ is before[PATCHED.index((owner, name))][name]
-    assert _dispatch._hooks
+    assert firings.has_hooks()
 
     signal_tracing.uninstrument()
     after = class_attributes()
     for (owner, name), was, now in zip(PATCHED, before, after):
         assert now[name] is was[name], f"{owner.__name__}.{name} was not restored"
         assert now.keys() == was.keys()
-    assert not _dispatch._hooks
+    assert not firings.has_hooks()
 
 
 @pytest.mark.usefixtures("untraced")

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import signal_tracing
-from signal_tracing import _dispatch, firings
+from signal_tracing import _dispatch, state
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.pytest_plugin import SignalSpans
 from signal_tracing.testing import collect_spans
@@ -110,13 +110,13 @@ def test_an_earlier_instrument_call_is_restored_with_its_provider_and_options() 
     signal_tracing.instrument(tracer_provider=provider, merge_single_receiver=False)
 
     with collect_spans(max_attribute_length=8) as spans:
-        assert firings.current_config().merge_single_receiver is False  # kept inside
-        assert firings.current_config().max_attribute_length == 8
+        assert state.current_config().merge_single_receiver is False  # kept inside
+        assert state.current_config().max_attribute_length == 8
         oven_ready.send(sender="kitchen")
     oven_ready.send(sender="after")
 
-    assert firings.current_config().max_attribute_length == 256
-    assert firings.current_config().merge_single_receiver is False
+    assert state.current_config().max_attribute_length == 256
+    assert state.current_config().merge_single_receiver is False
     # Not merged (the earlier option), and ended receiver first.
     assert spans.names() == ["tests.testing.test_collected_spans.preheat", "oven_ready send"]
     assert [span.name for span in exporter.get_finished_spans()] == spans.names()

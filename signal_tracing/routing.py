@@ -1,0 +1,176 @@
+"""Routing: what one firing needs, decided from cached facts about its signal and sender.
+
+:func:`route` answers for every firing that has receivers: run it as Django does
+(:attr:`Action.PLAIN`), count it on the enclosing span (:attr:`Action.COUNT`), or record it and
+maybe span it (:attr:`Action.TRACE`). The facts it decides from (a signal's name and policy, a
+sender's label and exclusion, a receiver's identity) are cached in bounded caches, emptied when
+the configuration changes.
+"""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from typing import Any, Final, NamedTuple
+
+from django.dispatch import Signal
+
+from signal_tracing import attributes as attrs
+from signal_tracing.attributes import kwargs_extractors, matches_any
+from signal_tracing.caches import BoundedCache
+from signal_tracing.conf import Config
+from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry, sender_label
+from signal_tracing.nesting import current_node
+from signal_tracing.recording import active_recordings
+from signal_tracing.records import Policy
+from signal_tracing.state import report_tracer_failure, running
+
+#: Signals created on the fly (one per object, say) must not grow the caches forever.
+MAX_SIGNALS: Final = 4096
+MAX_SENDERS_PER_SIGNAL: Final = 4096
+MAX_SENDER_LABELS: Final = 4096
+MAX_RECEIVERS: Final = 4096
+
+
+class Action(enum.Enum):
+    """What a firing needs."""
+
+    #: Nothing: its receivers run exactly as Django runs them.
+    PLAIN = "plain"
+    #: A count (and the time taken) on the enclosing span and in recordings.
+    COUNT = "count"
+    #: A record for the recordings, and spans when ``Route.spans_wanted``.
+    TRACE = "trace"
+
+
+class SignalFacts:
+    """Per-signal facts worth caching: its names, its policy, and facts about its senders."""
+
+    __slots__ = ("attributes", "count_route", "kwargs", "name", "path", "policy", "ref", "senders")
+
+    def __init__(self, signal: Signal, config: Config) -> None:
+        self.ref = weakref.ref(signal)
+        self.name, self.path = registry.name_of(signal)
+        self.policy = config.policy_for(signal, self.path)
+        #: What records this signal's keyword arguments (built-in ones by identity).
+        self.kwargs = kwargs_extractors(signal, config.record_kwargs)
+        self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
+        #: id(sender) -> (weak reference to the sender, its label, whether it is excluded).
+        self.senders: BoundedCache[int, tuple[weakref.ref[Any], str, bool]] = BoundedCache(
+            MAX_SENDERS_PER_SIGNAL
+        )
+        #: The same for every counted firing of this signal: built once.
+        self.count_route = Route(Action.COUNT, self, "", False)
+
+
+class Route(NamedTuple):
+    """What :func:`route` decided for one firing."""
+
+    action: Action
+    #: None for :attr:`Action.PLAIN`.
+    signal: SignalFacts | None
+    #: The sender's label (empty unless the firing is traced).
+    sender_label: str
+    #: Whether the firing may start spans (tracing is on and the parent is not sampled out).
+    spans_wanted: bool
+
+
+PLAIN_ROUTE: Final = Route(Action.PLAIN, None, "", False)
+
+
+class ReceiverFacts:
+    """Per-receiver facts worth caching: its identity, exclusion and span attributes."""
+
+    __slots__ = ("attributes", "excluded", "identity")
+
+    def __init__(self, identity: ReceiverIdentity, config: Config) -> None:
+        self.identity = identity
+        self.excluded = matches_any(identity.name, config.exclude_receivers)
+        self.attributes: dict[str, Any] = {attrs.CODE_FUNCTION_NAME: identity.name}
+        if identity.file_path is not None:
+            self.attributes[attrs.CODE_FILE_PATH] = identity.file_path
+        if identity.line_number is not None:
+            self.attributes[attrs.CODE_LINE_NUMBER] = identity.line_number
+
+
+_signals: Final[BoundedCache[int, SignalFacts]] = BoundedCache(MAX_SIGNALS)
+#: Sender label -> excluded by EXCLUDE_SENDERS (labels are low-cardinality by construction).
+_excluded_labels: Final[BoundedCache[str, bool]] = BoundedCache(MAX_SENDER_LABELS)
+_receivers: Final[BoundedCache[ReceiverIdentity, ReceiverFacts]] = BoundedCache(MAX_RECEIVERS)
+
+
+def signal_facts(signal: Signal) -> SignalFacts:
+    facts = _signals.get(id(signal))
+    if facts is None or facts.ref() is not signal:
+        facts = _signals.put(id(signal), SignalFacts(signal, running.config))
+    return facts
+
+
+def sender_facts(facts: SignalFacts, sender: Any) -> tuple[str, bool]:
+    """Return the sender's label and whether ``EXCLUDE_SENDERS`` excludes it."""
+    entry = facts.senders.get(id(sender))
+    if entry is not None and entry[0]() is sender:
+        return entry[1], entry[2]
+    label = sender_label(sender)
+    excluded = _excluded_labels.get(label)
+    if excluded is None:
+        excluded = _excluded_labels.put(label, matches_any(label, running.config.exclude_senders))
+    try:
+        reference = weakref.ref(sender)
+    except TypeError:  # None, str, int...: cheap to label every time
+        return label, excluded
+    facts.senders.put(id(sender), (reference, label, excluded))
+    return label, excluded
+
+
+def receiver_facts(receiver: Any) -> ReceiverFacts:
+    identity = receiver_identity(receiver)
+    facts = _receivers.get(identity)
+    if facts is None:
+        facts = _receivers.put(identity, ReceiverFacts(identity, running.config))
+    return facts
+
+
+def route(signal: Signal, sender: Any) -> Route:
+    """Decide what a firing that has receivers needs; never raises."""
+    try:
+        facts = signal_facts(signal)
+        recordings = active_recordings.get()
+        emitter = running.emitter
+        if running.captures and any(recording.everything for recording in recordings):
+            # A test capture records every firing in full, whatever its policy.
+            label, excluded = sender_facts(facts, sender)
+            spans_wanted = (
+                emitter is not None
+                and not excluded
+                and facts.policy is Policy.SPAN
+                and not emitter.parent_is_sampled_out()
+            )
+            return Route(Action.TRACE, facts, label, spans_wanted)
+        policy = facts.policy
+        if policy is Policy.OFF:
+            return PLAIN_ROUTE
+        if policy is Policy.COUNT:
+            # Counts land on an enclosing node of ours that has a span (which implies it is
+            # sampled) or in a recording: with neither, there is nothing to do. This is the
+            # per-row path of every queryset, so it avoids even the sampling check.
+            if not recordings and current_node.get() is None:
+                return PLAIN_ROUTE
+            return facts.count_route
+        label, excluded = sender_facts(facts, sender)
+        if excluded:
+            return PLAIN_ROUTE
+        spans_wanted = emitter is not None and not emitter.parent_is_sampled_out()
+        if not recordings and not spans_wanted:
+            return PLAIN_ROUTE
+        return Route(Action.TRACE, facts, label, spans_wanted)
+    except Exception:
+        report_tracer_failure("routing")
+        return PLAIN_ROUTE
+
+
+def clear_caches() -> None:
+    """Forget every cached fact (the configuration changed: policies and exclusions too)."""
+    _signals.clear()
+    _excluded_labels.clear()
+    _receivers.clear()
