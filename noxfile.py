@@ -1,7 +1,7 @@
 """The whole test matrix, lint, types and docs: ``nox`` runs it all, ``nox -l`` lists it.
 
-``./scripts/test`` runs the part CI runs (lint, mypy, docs, the oldest and newest
-Django/Python pairs, coverage, PostgreSQL) on a fresh machine; ``nox`` runs every pair.
+``./scripts/test`` runs the part CI runs (lint, mypy, docs, packaging, each Django with one
+Python, PostgreSQL, reliability, coverage) on a fresh machine; ``nox`` runs every pair.
 Interpreters come from pyenv (``$(pyenv root)/versions/<x.y.z>``) when it has them, else from
 the PATH, so ``nox`` works both here and on a machine with system Pythons.
 """
@@ -35,7 +35,19 @@ RUFF = "ruff==0.17.6"  # one formatter version for everyone: its output changes 
 
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "mypy", "docs", "tests", "postgres", "coverage"]
+# uv makes and fills a session's environment in seconds where pip takes a minute or more;
+# scripts/test installs it with nox. Without uv, nox falls back to virtualenv and pip.
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = [
+    "lint",
+    "mypy",
+    "docs",
+    "packaging",
+    "tests",
+    "postgres",
+    "reliability",
+    "coverage",
+]
 
 
 def _pyenv_roots() -> list[Path]:
@@ -76,8 +88,9 @@ _expose_pyenv_interpreters()
 
 
 def _install(session: nox.Session, django_pin: str, *extras: str) -> None:
-    # One resolve, so pip picks every dependency compatible with the pinned Django.
-    session.install("-e", f".[{','.join(('dev', *extras))}]", django_pin)
+    # One resolve, so every dependency is compatible with the pinned Django. pip itself too:
+    # uv's environments have none, and test harnesses install helpers with `python -m pip`.
+    session.install("-e", f".[{','.join(('dev', *extras))}]", django_pin, "pip")
 
 
 def _pytest(session: nox.Session, coverage_name: str, *args: str) -> None:
@@ -139,6 +152,38 @@ def docs(session: nox.Session) -> None:
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's end-of-life banner, not a build warning
     with tempfile.TemporaryDirectory() as site:
         session.run("mkdocs", "build", "--strict", "--site-dir", site)
+
+
+@nox.session(python=TOOLS_PYTHON)
+def packaging(session: nox.Session) -> None:
+    """Build the sdist and wheel, check their metadata, smoke-test the installed wheel.
+
+    The wheel goes into a new virtual environment (not this session's, which holds the build
+    tools), with the extras a user installs; ``tests/packaging/smoke.py`` then serves the
+    example site against it, so a template or static file left out of the wheel fails here.
+    """
+    session.install("build>=1.2", "twine>=6.1", "uv")
+    with tempfile.TemporaryDirectory(prefix="signal-tracing-packaging-") as workdir:
+        dist = Path(workdir) / "dist"
+        # build makes the sdist, then the wheel from the sdist: what the sdist lacks, the
+        # wheel lacks too.
+        session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT), silent=True)
+        session.run("twine", "check", "--strict", *sorted(map(str, dist.iterdir())))
+        [wheel] = dist.glob("*.whl")
+        venv = Path(workdir) / "venv"
+        python = str(venv / "bin" / "python")
+        session.run(
+            "uv", "venv", "--quiet", "--python", str(Path(session.bin, "python")), str(venv)
+        )
+        session.run("uv", "pip", "install", "--quiet", "--python", python, f"{wheel}[otlp,toolbar]")
+        session.run(python, str(ROOT / "tests" / "packaging" / "smoke.py"), external=True)
+
+
+@nox.session(python=NEWEST[0])
+def reliability(session: nox.Session) -> None:
+    """Load, fault and hostile-input probes: real servers and collector (tests/reliability)."""
+    _install(session, DJANGO[NEWEST[1]][0], "reliability")
+    session.run("pytest", "tests/reliability", *session.posargs)
 
 
 def _postgres_binaries() -> Path | None:
@@ -205,8 +250,19 @@ def _postgres_server(session: nox.Session) -> Iterator[str]:
 
 @nox.session(python=NEWEST[0])
 def postgres(session: nox.Session) -> None:
-    """The test suite against a real PostgreSQL server started for the run."""
+    """The test suite against a real PostgreSQL server started for the run.
+
+    The tests that bring their own SQLite database are left to the other legs.
+    """
     _install(session, DJANGO[NEWEST[1]][0], "postgres")
     with _postgres_server(session) as database_url:
         session.env["DATABASE_URL"] = database_url
-        _pytest(session, "postgres")
+        # These tests set their own SQLite database (fresh projects, the wheel's smoke test,
+        # the browser's server) whatever DATABASE_URL says: the other legs run them already.
+        _pytest(
+            session,
+            "postgres",
+            "--ignore=tests/docs",
+            "--ignore=tests/packaging",
+            "--ignore=tests/browser",
+        )

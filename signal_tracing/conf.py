@@ -54,6 +54,7 @@ class Config:
     jaeger_url: str | None = None
     exporter: str | None = None
     service_name: str | None = None
+    exit_flush_timeout: float = 2.0
     request_spans: bool = True
     command_spans: bool = True
     test_spans: bool | None = None
@@ -175,6 +176,7 @@ KEYS: Final[Mapping[str, _Key]] = {
     ),
     "EXPORTER": _Key(_is_exporter, 'None, "otlp" or "console"'),
     "SERVICE_NAME": _Key(_is_optional_str, "None or a non-empty string"),
+    "EXIT_FLUSH_TIMEOUT": _Key(_is_non_negative_number, "a number of seconds >= 0"),
     "REQUEST_SPANS": _Key(_is_bool, "True or False"),
     "COMMAND_SPANS": _Key(_is_bool, "True or False"),
     "TEST_SPANS": _Key(_is_optional_bool, "None (automatic), True or False"),
@@ -329,7 +331,7 @@ def _converted(key: str, value: Any) -> Any:
         return Policy(value)
     if isinstance(value, list):
         return tuple(value)
-    if key == "SLOW_RECEIVER_MS":
+    if key in ("SLOW_RECEIVER_MS", "EXIT_FLUSH_TIMEOUT"):
         return float(value)
     return value
 

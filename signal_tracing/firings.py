@@ -23,7 +23,7 @@ from django.dispatch import Signal
 from opentelemetry.trace import Span
 
 from signal_tracing import attributes as attrs
-from signal_tracing import spans
+from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
 from signal_tracing.nesting import Node, current_node, depth_and_reentrancy
 from signal_tracing.recording import Recording, active_recordings
@@ -269,6 +269,9 @@ class FiringNode(Node):
             return None
         try:
             fact = self.facts[index]
+            counts = call_counts.active
+            if counts is not None:  # receiver coverage: excluded receivers count too
+                counts.add(self.record.signal_path, fact.identity)
             if fact.excluded:
                 return None
             is_async = index >= self.sync_count
@@ -439,10 +442,7 @@ def _reset_tokens(node: CallNode | FiringNode) -> None:
     # Tokens are reset in the context that set them; a ValueError means the context changed
     # under us (a receiver switched contexts), and the value is then left as Django left it.
     if node.otel_token is not None:
-        try:
-            spans.detach(node.otel_token)
-        except Exception:
-            report_tracer_failure("restoring the OpenTelemetry context")
+        spans.detach(node.otel_token)  # logs its own failure (opentelemetry.context)
         node.otel_token = None
     if node.node_token is not None:
         try:
@@ -480,8 +480,11 @@ def start_firing(
             template is not None
             and matches_any(template_name(template) or "", config.exclude_templates)
         ):
-            # Hidden (the toolbar's own work, say): only a test capture still wants it.
-            if not any(recording.everything for recording in recordings):
+            # Hidden (the toolbar's own work, say): only a test capture or receiver coverage
+            # still wants it.
+            if call_counts.active is None and not any(
+                recording.everything for recording in recordings
+            ):
                 return None
             spans_wanted = False
         parent = current_node.get()

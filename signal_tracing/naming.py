@@ -13,11 +13,13 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any, Final, NamedTuple, cast
 
 from django.dispatch import Signal
+
+from signal_tracing.caches import BoundedCache
 
 #: Django's built-in signals: (module that defines it, attribute, documented dotted path).
 #: ``setting_changed`` is defined in ``django.core.signals`` but documented, and imported by
@@ -122,15 +124,8 @@ class SignalRegistry:
                 self._remember(signal, SignalName(attribute, path), (-1, index))
 
     def _scan_new_modules(self) -> None:
-        for module_name, module in list(sys.modules.items()):
-            if self._scanned.get(module_name) == id(module) or not isinstance(module, ModuleType):
-                continue
-            self._scanned[module_name] = id(module)
-            try:
-                namespace = vars(module)
-            except TypeError:
-                continue
-            for attribute, value in list(namespace.items()):
+        for module_name, module, namespace in loaded_modules(self._scanned):
+            for attribute, value in namespace:
                 if issubclass(type(value), Signal) and not attribute.startswith("__"):
                     self._remember(
                         value,
@@ -167,6 +162,30 @@ class SignalRegistry:
 
 
 registry: Final = SignalRegistry()
+
+
+def loaded_modules(
+    scanned: dict[str, int] | None = None,
+) -> Iterator[tuple[str, ModuleType, list[tuple[str, Any]]]]:
+    """Yield each imported module's name, the module, and a snapshot of its namespace.
+
+    Only true modules (by ``type()``: a lazy object standing in ``sys.modules`` is never asked
+    for its ``__class__``) whose namespace can be read. With ``scanned`` (module name -> id of
+    the module object yielded before), modules already yielded are skipped and ``scanned`` is
+    updated; a module imported again is a new object, and is yielded again.
+    """
+    for module_name, module in list(sys.modules.items()):
+        if scanned is not None:
+            if scanned.get(module_name) == id(module):
+                continue
+            scanned[module_name] = id(module)
+        if not issubclass(type(module), ModuleType):
+            continue
+        try:
+            namespace = vars(module)
+        except TypeError:
+            continue
+        yield module_name, module, list(namespace.items())
 
 
 def truncate(text: str, limit: int) -> str:
@@ -257,11 +276,16 @@ def _identify(receiver: Any) -> ReceiverIdentity:
     return ReceiverIdentity(f"{_type_path(receiver_type)}.__call__", file_path, line_number)
 
 
+#: Receivers whose identity is cached (functions and methods created on the fly are not
+#: kept forever).
+MAX_RECEIVER_IDENTITIES: Final = 10_000
+
 # Cache keyed on the object that carries the code (function, or the type for instances), with
 # a weakref to detect id reuse after garbage collection. Receivers that can't be weakly
 # referenced are named afresh each time, which is cheap enough.
-_identity_cache: dict[int, tuple[weakref.ref[Any], ReceiverIdentity]] = {}
-_IDENTITY_CACHE_LIMIT: Final = 10_000
+_identity_cache: Final[BoundedCache[int, tuple[weakref.ref[Any], ReceiverIdentity]]] = BoundedCache(
+    MAX_RECEIVER_IDENTITIES
+)
 
 
 def _cache_key_object(receiver: Any) -> Any:
@@ -283,17 +307,10 @@ def receiver_identity(receiver: Any) -> ReceiverIdentity:
                 return cached[1]
         identity = _identify(receiver)
         if key_object is not None:
-            if len(_identity_cache) >= _IDENTITY_CACHE_LIMIT:
-                _identity_cache.clear()
-            _identity_cache[id(key_object)] = (weakref.ref(key_object), identity)
+            _identity_cache.put(id(key_object), (weakref.ref(key_object), identity))
         return identity
     except Exception:
         return ReceiverIdentity(_type_path(type(receiver)), None, None)
-
-
-def describe_callable(function: Callable[..., Any]) -> str:
-    """Return ``module.qualname`` for a callable, used where a short label is enough."""
-    return receiver_identity(function).name
 
 
 # =================================================================================================

@@ -2,8 +2,9 @@
 
 A contextvar holds the innermost :class:`Node`; each node points to its parent. Firings use the
 chain for their depth, re-entrancy and parent record; count-policy signals add their counts to
-the innermost node that owns a span; the outermost node (a :class:`Scope` from ``lifecycle``,
-or else the outermost firing) carries the per-trace span budget.
+the innermost node that owns a span. When the outermost node is a :class:`Scope` (a request,
+command, test or start-up from ``lifecycle``), it carries the trace's span budget
+(``MAX_SPANS_PER_TRACE``); firings outside any scope have none.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Node:
         #: Keyed by ids so that the per-row path does no naming; names are taken once.
         self.counts: dict[tuple[int, int], list[Any]] | None = None
 
-    # The span budget lives on the root node only (see Budget); plain nodes delegate.
+    # The span budget lives on the root node, when it is a Budget; without one, no limit.
     def take_span_slot(self, limit: int) -> bool:
         root = self.root
         if isinstance(root, Budget):

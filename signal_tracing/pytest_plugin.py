@@ -1,8 +1,11 @@
-"""pytest plugin (``pytest11`` entry point): fixtures over :mod:`signal_tracing.testing`.
+"""pytest plugin (``pytest11`` entry point): fixtures over :mod:`signal_tracing.testing`, the
+``signal_no_leaks`` marker (``--signal-no-leaks``, ini ``signal_no_leaks``) and receiver
+coverage (``--signal-coverage``, whose plugin object lives in ``testing.pytest_coverage``).
 
-Django and the rest of signal_tracing are imported inside the fixtures, so this plugin loads
-in every pytest run, whether or not Django is installed, configured or used by the project.
-Fixture names share the ``signal_`` prefix, the way pytest-django's share ``django_``.
+Django and the rest of signal_tracing are imported inside the fixtures and hooks, and only
+when used, so this plugin loads in every pytest run, whether or not Django is installed,
+configured or used by the project. Fixture names share the ``signal_`` prefix, the way
+pytest-django's share ``django_``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ if TYPE_CHECKING:
     from django.dispatch import Signal
     from opentelemetry.sdk.trace import ReadableSpan
 
+    from signal_tracing.leaks import ConnectionSnapshot
     from signal_tracing.testing import Sent, SignalCapture
+    from signal_tracing.testing.leak_check import LeakCheck
 
 #: "failed" or "skipped" once a phase of the item (set-up, call, tear-down) reported so.
 _OUTCOME: Final = pytest.StashKey[str]()
@@ -215,3 +220,146 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = result.get_result()
     if report.failed or (report.skipped and item.stash.get(_OUTCOME, "") != "failed"):
         item.stash[_OUTCOME] = report.outcome
+
+
+# --------------------------------------------------------------------------------------------
+# signal_no_leaks: fail a test that leaves receivers connected.
+
+LEAKS_MARKER: Final = "signal_no_leaks"
+LEAKS_IGNORE_HINT: Final = (
+    "To leave one connected on purpose, add its name to\n"
+    "@pytest.mark.signal_no_leaks(ignore=[...]) or to the signal_leaks_ignore ini option."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("signal_tracing", "signal_tracing (Django signals)")
+    group.addoption(
+        "--signal-no-leaks",
+        action="store_true",
+        default=None,
+        help="fail every test that leaves signal receivers connected "
+        "(as if marked signal_no_leaks)",
+    )
+    group.addoption(
+        "--signal-coverage",
+        action="store_true",
+        default=False,
+        help="report, at the end of the run, how many times each of the project's signal "
+        "receivers was called, and which never were",
+    )
+    group.addoption(
+        "--signal-coverage-json",
+        metavar="PATH",
+        default=None,
+        help="also write the receiver coverage report to PATH as JSON (implies --signal-coverage)",
+    )
+    group.addoption(
+        "--signal-coverage-fail-under",
+        metavar="PERCENT",
+        type=float,
+        default=None,
+        help="fail the run if less than PERCENT of the project's receivers were called "
+        "(implies --signal-coverage)",
+    )
+    group.addoption(
+        "--signal-coverage-source",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a directory of the project's own code (repeatable; default: the rootdir); "
+        "installed packages inside it are not the project's",
+    )
+    parser.addini(
+        "signal_no_leaks",
+        "fail every test that leaves signal receivers connected (as if marked signal_no_leaks)",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "signal_leaks_ignore",
+        "receiver names (fnmatch patterns) that signal_no_leaks never reports",
+        type="linelist",
+        default=[],
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if (
+        config.getoption("signal_coverage")
+        or config.getoption("signal_coverage_json") is not None
+        or config.getoption("signal_coverage_fail_under") is not None
+    ):
+        from signal_tracing.testing.pytest_coverage import ReceiverCoveragePlugin
+
+        config.pluginmanager.register(ReceiverCoveragePlugin(config), "signal_tracing_coverage")
+    config.addinivalue_line(
+        "markers",
+        f"{LEAKS_MARKER}(check=True, ignore=()): fail the test if it leaves signal receivers "
+        "connected; ignore: receiver names (fnmatch patterns) not to report",
+    )
+
+
+def _leak_check_wanted(item: pytest.Item) -> tuple[bool, list[str]]:
+    config = item.config
+    wanted = bool(config.getoption("signal_no_leaks") or config.getini("signal_no_leaks"))
+    ignore = list(config.getini("signal_leaks_ignore"))
+    marker = item.get_closest_marker(LEAKS_MARKER)
+    if marker is not None:
+        unknown = set(marker.kwargs) - {"check", "ignore"}
+        if marker.args or unknown:
+            pytest.fail(
+                f"{LEAKS_MARKER} takes the keyword arguments check= and ignore= only, "
+                f"not {', '.join(sorted(unknown)) or repr(marker.args)}.",
+                pytrace=False,
+            )
+        wanted = bool(marker.kwargs.get("check", True))
+        ignore.extend(marker.kwargs.get("ignore", ()))
+    return wanted, ignore
+
+
+class _LongerLivedFixtures:
+    """Connections made while a wider-scoped fixture is set up during a test are its own."""
+
+    def __init__(self) -> None:
+        self.check: LeakCheck | None = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None]:
+        check = self.check
+        if check is None or fixturedef.scope == "function":
+            yield
+            return
+        from signal_tracing.leaks import take_snapshot
+
+        before: ConnectionSnapshot = take_snapshot()
+        yield
+        check.before.adopt(before)
+
+
+_FIXTURES_PLUGIN: Final = "signal_tracing_leak_fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _signal_no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Check for leaked receivers when the test asks (see ``signal_no_leaks``)."""
+    wanted, ignore = _leak_check_wanted(request.node)
+    if not wanted:
+        yield
+        return
+    from signal_tracing.testing.leak_check import LeakCheck
+
+    manager = request.config.pluginmanager
+    tracker = manager.get_plugin(_FIXTURES_PLUGIN)
+    if tracker is None:
+        tracker = _LongerLivedFixtures()
+        manager.register(tracker, _FIXTURES_PLUGIN)
+    check = LeakCheck(ignore)
+    tracker.check = check
+    yield
+    # Autouse fixtures are set up before the test's other function-scoped ones, so this runs
+    # after those are torn down: their disconnections count.
+    tracker.check = None
+    message = check.failure(request.node.nodeid, LEAKS_IGNORE_HINT)
+    if message is not None:
+        pytest.fail(message, pytrace=False)

@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple
 from django.dispatch import Signal
 
 from signal_tracing import attributes as attrs
+from signal_tracing import call_counts
 from signal_tracing.attributes import kwargs_extractors, matches_any
 from signal_tracing.caches import BoundedCache
 from signal_tracing.conf import Config
@@ -137,8 +138,11 @@ def route(signal: Signal, sender: Any) -> Route:
         facts = signal_facts(signal)
         recordings = active_recordings.get()
         emitter = running.emitter
-        if running.captures and any(recording.everything for recording in recordings):
-            # A test capture records every firing in full, whatever its policy.
+        if running.captures and (
+            call_counts.active is not None or any(recording.everything for recording in recordings)
+        ):
+            # A test capture records every firing in full, whatever its policy; receiver
+            # coverage (which holds a capture too) counts every receiver call.
             label, excluded = sender_facts(facts, sender)
             spans_wanted = (
                 emitter is not None

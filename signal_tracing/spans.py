@@ -78,12 +78,7 @@ def ids(span: Span) -> tuple[str, str] | None:
 
 
 def record_error(
-    span: Span,
-    error: BaseException,
-    *,
-    record_message: bool,
-    max_length: int,
-    mark_status: bool = True,
+    span: Span, error: BaseException, *, record_message: bool, max_length: int
 ) -> None:
     """Mark ``span`` failed with ``error``: status, ``error.type`` and an exception event.
 
@@ -94,8 +89,7 @@ def record_error(
     span.add_event(attrs.EXCEPTION_EVENT, attributes)
     error_type = str(attributes[attrs.EXCEPTION_TYPE])
     span.set_attribute(attrs.ERROR_TYPE, error_type)
-    if mark_status:
-        span.set_status(Status(StatusCode.ERROR, error_type))
+    span.set_status(Status(StatusCode.ERROR, error_type))
 
 
 def format_counts(counts: Mapping[Any, list[Any]]) -> tuple[list[str], int]:

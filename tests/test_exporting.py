@@ -25,12 +25,14 @@ from django.test import override_settings
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExportResult
 
-from signal_tracing.conf import Config
-from signal_tracing.exporting import Outcome, application_has_provider, set_up_export
+from signal_tracing.conf import Config, build_config
+from signal_tracing.exporting import SetupOutcome, application_has_provider, set_up_export
+from signal_tracing.exporting.exit_logging import log_at_exit
 from signal_tracing.exporting.guard import GuardedExporter
-from signal_tracing.exporting.provider import build_provider, otlp_destination, resource
+from signal_tracing.exporting.provider import Built, build_provider, otlp_destination, resource
+from signal_tracing.exporting.reloader import AUTORELOAD_ENV, is_autoreloader_parent
 from signal_tracing.exporting.requirements import otlp_protocol
-from signal_tracing.exporting.shutdown import flush_on_sigterm
+from signal_tracing.exporting.shutdown import ExitFlush, flush_on_sigterm
 from tests.collector.receiver import Behaviour, grpc_receiver, http_receiver
 from tests.collector.rotel import free_port
 from tests.collector.site import ROOT, site_environment
@@ -77,17 +79,17 @@ def export_one_span(provider: TracerProvider, name: str = "post_save send") -> f
 
 
 def test_no_exporter_sets_up_nothing() -> None:
-    assert set_up_export(Config()).outcome is Outcome.NOT_ASKED
+    assert set_up_export(Config()).outcome is SetupOutcome.NOT_ASKED
 
 
 def test_disabled_tracing_sets_up_no_exporter() -> None:
-    assert set_up_export(Config(enabled=False, exporter="otlp")).outcome is Outcome.NOT_ASKED
+    assert set_up_export(Config(enabled=False, exporter="otlp")).outcome is SetupOutcome.NOT_ASKED
 
 
 def test_otel_sdk_disabled_wins_over_the_exporter_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
 
-    assert set_up_export(OTLP).outcome is Outcome.SDK_DISABLED
+    assert set_up_export(OTLP).outcome is SetupOutcome.SDK_DISABLED
 
 
 def test_unsupported_protocol_is_logged_and_nothing_is_exported(
@@ -98,7 +100,7 @@ def test_unsupported_protocol_is_logged_and_nothing_is_exported(
     with caplog.at_level(logging.WARNING, "signal_tracing.exporting"):
         setup = set_up_export(OTLP)
 
-    assert setup.outcome is Outcome.UNAVAILABLE
+    assert setup.outcome is SetupOutcome.UNAVAILABLE
     assert "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL='http/json'" in caplog.text
 
 
@@ -196,8 +198,9 @@ def test_protocol_specific_variable_wins(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_default_protocol_is_http_protobuf_to_port_4318(provider_for: list[TracerProvider]) -> None:
-    provider, _guard, destination = build_provider(OTLP)
-    provider_for.append(provider)
+    built = build_provider(OTLP)
+    provider_for.append(built.provider)
+    destination = built.destination
 
     assert otlp_protocol(os.environ) == ("http/protobuf", None)
     assert destination == "http://localhost:4318/v1/traces (http/protobuf)"
@@ -337,7 +340,8 @@ def test_outage_is_logged_once_then_recovery_once(
     assert warnings[0].name == "signal_tracing.exporting"
     assert "Cannot export spans to" in warnings[0].getMessage()
     assert reason in warnings[0].getMessage()
-    assert [record.levelname for record in ours].count("DEBUG") == 2
+    # The details of each failed export, the first one's included, at DEBUG.
+    assert [record.levelname for record in ours].count("DEBUG") == 3
     if recovering is not None:
         assert [record.levelname for record in ours][-1] == "INFO"
         assert "works again; 3 span(s) in 3 batch(es) were lost" in ours[-1].getMessage()
@@ -500,64 +504,88 @@ def test_an_exporter_that_raises_is_one_warning_and_a_failed_batch(
     guard.shutdown()
 
     assert results == [SpanExportResult.FAILURE, SpanExportResult.FAILURE]
-    assert [record.levelname for record in caplog.records] == ["WARNING", "DEBUG"]
+    assert [record.levelname for record in caplog.records] == ["WARNING", "DEBUG", "DEBUG"]
     assert "ValueError: I/O operation on closed file" in caplog.records[0].getMessage()
 
 
 # --------------------------------------------------------------------------------------------
-# Exit against a failing collector: one exporter timeout, not one per batch left.
+# Log lines are never cut: a short reason in the warning, the exporter's own words at DEBUG.
 
 
-def test_exit_waits_for_one_failed_export_not_one_per_batch(
-    monkeypatch: pytest.MonkeyPatch, provider_for: list[TracerProvider]
+def test_outage_warning_is_whole_with_the_exporters_messages_at_debug(
+    monkeypatch: pytest.MonkeyPatch,
+    provider_for: list[TracerProvider],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The HTTP exporter's message for a refused connection is some 330 characters long; 1.5 s
+    # leaves time for the retry that logs it.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", _unused_endpoint())
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1.5")
+    with caplog.at_level(logging.DEBUG, "signal_tracing.exporting"):
+        export_one_span(build(provider_for))
+
+    warning, details = (r for r in caplog.records if r.name == "signal_tracing.exporting")
+    assert warning.getMessage() == (
+        f"Cannot export spans to {otlp_destination()}: Connection refused. The application is "
+        "not affected; spans are dropped until the collector accepts them again, which will be "
+        "logged. Repeated failures are logged at DEBUG level."
+    )
+    assert details.levelname == "DEBUG"
+    assert "Max retries exceeded with url: /v1/traces" in details.getMessage()
+    assert "[Errno 111] Connection refused" in details.getMessage()
+    assert "…" not in details.getMessage()
+
+
+# --------------------------------------------------------------------------------------------
+# Exit: one budget for the whole exit, each span that was not sent counted in one line.
+
+
+def exit_flush(built: Built, budget: float = 1.0) -> ExitFlush:
+    return ExitFlush(built.provider, built.processor, built.guard, budget)
+
+
+def built_for(providers: list[TracerProvider]) -> Built:
+    built = build_provider(OTLP)
+    providers.append(built.provider)
+    return built
+
+
+def end_spans(built: Built, count: int, name: str = "post_save send") -> None:
+    tracer = built.provider.get_tracer("tests")
+    for _ in range(count):
+        tracer.start_span(name).end()
+
+
+def exit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "signal_tracing.exporting" and record.levelno >= logging.INFO
+    ]
+
+
+def test_exit_against_a_slow_collector_is_bounded_by_the_budget_and_counts_every_span(
+    monkeypatch: pytest.MonkeyPatch,
+    provider_for: list[TracerProvider],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     behaviour = Behaviour(delay=3.0)
     with http_receiver(behaviour) as endpoint:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
-        provider, guard, _destination = build_provider(OTLP)
-        provider_for.append(provider)
-        tracer = provider.get_tracer("tests")
-        for _ in range(2000):  # four batches of 512, one of them already being exported
-            tracer.start_span("post_save send").end()
+        monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "1024")
+        built = built_for(provider_for)
+        end_spans(built, 2000)  # half of them dropped at once: the queue holds 1,024
 
         started = time.monotonic()
-        guard.begin_exit()
-        provider.shutdown()
+        with caplog.at_level(logging.DEBUG, "signal_tracing.exporting"):
+            exit_flush(built, budget=1.0)()
         took = time.monotonic() - started
 
-    assert took < 1 + 1.0
-    assert guard.lost_spans == 2000
-
-
-def test_process_exit_is_bounded_by_one_exporter_timeout(tmp_path: Path) -> None:
-    behaviour = Behaviour(delay=5.0)
-    with http_receiver(behaviour) as endpoint:
-        env = site_environment(
-            tmp_path,
-            DJANGO_SETTINGS_MODULE="example_site.settings",
-            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
-            OTEL_EXPORTER_OTLP_TIMEOUT="1",
-            OTEL_BSP_SCHEDULE_DELAY="600000",
-        )
-        result = run_python(
-            """
-            import time
-            import django
-            from django.core.signals import request_finished
-
-            django.setup()
-            for _ in range(600):  # some 2,400 spans: five batches
-                request_finished.send(sender=None)
-            print(time.monotonic())
-            """,
-            env,
-        )
-        exited = time.monotonic()
-
-    assert result.returncode == 0, result.stderr
-    assert exited - float(result.stdout) < 1 + 1.5
-    assert result.stderr.count("Cannot export spans to") == 1
+    assert took < 1.0 + 0.5
+    assert exit_lines(caplog) == [
+        f"2000 span(s) were not sent to {built.destination} before the process exited: "
+        "the exit budget of 1 s (SIGNAL_TRACING['EXIT_FLUSH_TIMEOUT']) ran out."
+    ]
 
 
 def test_at_exit_batches_are_sent_until_one_fails(
@@ -566,16 +594,191 @@ def test_at_exit_batches_are_sent_until_one_fails(
     behaviour = Behaviour()
     with http_receiver(behaviour) as endpoint:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5")
-        provider, guard, _destination = build_provider(OTLP)
-        provider_for.append(provider)
-        span = provider.get_tracer("tests").start_span("post_save send")
+        built = built_for(provider_for)
+        span = built.provider.get_tracer("tests").start_span("post_save send")
         span.end()
 
-        guard.begin_exit()
-        results = [guard.export([span])]
+        built.guard.begin_exit(time.monotonic() + 5)
+        results = [built.guard.export([span])]
         behaviour.refuse_with = 401
-        results += [guard.export([span]), guard.export([span])]
+        results += [built.guard.export([span]), built.guard.export([span])]
 
     assert results == [SpanExportResult.SUCCESS, *[SpanExportResult.FAILURE] * 2]
     assert len(behaviour.requests) == 2  # the batch after the failure was never sent
+
+
+def test_a_send_that_fails_at_exit_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch, provider_for: list[TracerProvider]
+) -> None:
+    # 503 is retryable: running, the exporter would try again after 1 s, 2 s, 4 s...
+    behaviour = Behaviour(refuse_with=503)
+    with http_receiver(behaviour) as endpoint:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        built = built_for(provider_for)
+        end_spans(built, 3)
+
+        started = time.monotonic()
+        exit_flush(built, budget=5.0)()
+        took = time.monotonic() - started
+
+    assert took < 0.5
+    assert len(behaviour.requests) == 1
+    assert built.guard.reason.startswith("Transient error Service Unavailable")
+
+
+def test_a_zero_budget_sends_nothing_at_exit_and_counts_it(
+    monkeypatch: pytest.MonkeyPatch,
+    provider_for: list[TracerProvider],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    behaviour = Behaviour()
+    with http_receiver(behaviour) as endpoint:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        built = built_for(provider_for)
+        end_spans(built, 7)
+        with caplog.at_level(logging.INFO, "signal_tracing.exporting"):
+            exit_flush(built, budget=0)()
+
+    assert behaviour.requests == []
+    assert exit_lines(caplog) == [
+        f"7 span(s) were not sent to {built.destination} before the process exited: "
+        "the exit budget of 0 s (SIGNAL_TRACING['EXIT_FLUSH_TIMEOUT']) ran out."
+    ]
+
+
+def test_spans_ended_after_the_exit_are_dropped_without_a_log_line(
+    monkeypatch: pytest.MonkeyPatch,
+    provider_for: list[TracerProvider],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # runserver's threads keep serving while its child exits after a reload.
+    behaviour = Behaviour()
+    with http_receiver(behaviour) as endpoint:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        built = built_for(provider_for)
+        end_spans(built, 2, "before the exit")
+        exit_flush(built)()
+        with caplog.at_level(logging.DEBUG):
+            end_spans(built, 50, "after the exit")
+
+    assert behaviour.span_names() == ["before the exit"] * 2
+    assert caplog.records == []
+
+
+def test_exit_line_counts_what_a_forked_worker_ended_not_its_parent(tmp_path: Path) -> None:
+    # gunicorn --preload: the exporter is set up before the fork; each worker counts its own.
+    env = site_environment(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="example_site.settings",
+        OTEL_EXPORTER_OTLP_ENDPOINT=_unused_endpoint(),
+        OTEL_BSP_SCHEDULE_DELAY="600000",
+    )
+    result = run_python(
+        """
+        import os, django
+        from django.core.signals import request_finished
+        django.setup()
+        for _ in range(10):
+            request_finished.send(sender=None)
+        pid = os.fork()
+        if pid == 0:
+            request_finished.send(sender=None)
+            raise SystemExit(0)  # exits through atexit, like a worker
+        os.waitpid(pid, 0)
+        os._exit(0)  # the parent's count is not what this test reads
+        """,
+        env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    # One request_finished firing: its span and its three receivers' spans.
+    (line,) = [line for line in result.stderr.splitlines() if "were not sent" in line]
+    assert line.startswith("4 span(s) were not sent to http://127.0.0.1:"), result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Logging at exit: a handler whose stream was closed (pytest's capture) is passed over.
+
+
+def test_logging_at_exit_skips_a_closed_stream_and_reaches_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    closed = io.StringIO()
+    handler = logging.StreamHandler(closed)
+    exporting_logger = logging.getLogger("signal_tracing.exporting.tests")
+    exporting_logger.addHandler(handler)
+    exporting_logger.propagate = False
+    closed.close()
+    try:
+        log_at_exit(exporting_logger, logging.WARNING, "%d span(s) were not sent", 3)
+    finally:
+        exporting_logger.removeHandler(handler)
+        exporting_logger.propagate = True
+
+    assert capsys.readouterr().err == "3 span(s) were not sent\n"
+
+
+def test_logging_at_exit_uses_the_handlers_that_can_write(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, "signal_tracing.exporting"):
+        log_at_exit(logging.getLogger("signal_tracing.exporting"), logging.DEBUG, "not shown")
+        log_at_exit(logging.getLogger("signal_tracing.exporting"), logging.INFO, "shown %s", 1)
+
+    assert [record.getMessage() for record in caplog.records] == ["shown 1"]
+
+
+# --------------------------------------------------------------------------------------------
+# runserver's autoreloader: its watching process sets nothing up.
+
+
+@pytest.mark.parametrize(
+    ("argv", "run_main", "watcher"),
+    [
+        (["manage.py", "runserver"], None, True),
+        (["manage.py", "runserver", "0.0.0.0:8000", "--settings=mysite.dev"], None, True),
+        (["django-admin", "runserver"], None, True),
+        (["manage.py", "runserver"], "true", False),  # the child that serves
+        (["manage.py", "runserver", "--noreload"], None, False),
+        (["manage.py", "migrate"], None, False),
+        (["gunicorn", "mysite.wsgi"], None, False),
+        (["manage.py"], None, False),
+    ],
+)
+def test_autoreloader_parent_is_recognised_as_django_recognises_it(
+    argv: list[str], run_main: str | None, watcher: bool
+) -> None:
+    environ = {} if run_main is None else {"RUN_MAIN": run_main}
+
+    assert is_autoreloader_parent(argv, environ) is watcher
+
+
+def test_autoreload_variable_is_djangos() -> None:
+    from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+
+    assert AUTORELOAD_ENV == DJANGO_AUTORELOAD_ENV
+
+
+def test_autoreloader_parent_sets_up_no_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["manage.py", "runserver"])
+    monkeypatch.delenv("RUN_MAIN", raising=False)
+
+    assert set_up_export(OTLP).outcome is SetupOutcome.AUTORELOADER_PARENT
+
+
+# --------------------------------------------------------------------------------------------
+# The exit budget setting.
+
+
+@pytest.mark.parametrize("value", [-1, "2", True, float("inf")])
+def test_exit_flush_timeout_must_be_seconds(value: object) -> None:
+    with override_settings(SIGNAL_TRACING={"EXIT_FLUSH_TIMEOUT": value}):
+        errors = [error for error in run_checks() if error.id.startswith("signal_tracing.")]
+
+    assert [error.id for error in errors] == ["signal_tracing.E003"]
+    assert errors[0].hint == "EXIT_FLUSH_TIMEOUT must be a number of seconds >= 0."
+
+
+def test_exit_flush_timeout_reaches_the_config() -> None:
+    assert Config().exit_flush_timeout == 2.0
+    assert build_config({"EXIT_FLUSH_TIMEOUT": 1}).exit_flush_timeout == 1.0

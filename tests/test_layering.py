@@ -17,7 +17,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "signal_tracing"
 
 #: Lowest first. A module belongs to the first layer that names it or a package above it.
 LAYERS: list[tuple[str, ...]] = [
-    ("signal_tracing", "records", "naming", "conf", "caches", "paths"),
+    ("signal_tracing", "records", "naming", "conf", "caches", "paths", "call_counts"),
     ("attributes", "recording", "nesting"),
     ("state",),
     ("spans",),
@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("instrumentation",),
     ("instrumentor",),
     # The surfaces: each reads the core and its records; none is read by the core.
-    ("panels", "testing", "pytest_plugin", "exporting", "management", "checks"),
+    ("panels", "testing", "pytest_plugin", "exporting", "management", "checks", "leaks"),
     # The AppConfig Django loads: it wires the rest (checks, export, the settings) together.
     ("apps",),
 ]

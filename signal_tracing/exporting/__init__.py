@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import logging
 import os
+import sys
 import threading
 from typing import Final
 
@@ -24,14 +25,15 @@ from opentelemetry import trace
 from opentelemetry.trace import ProxyTracerProvider
 
 from signal_tracing.conf import Config, Problem
-from signal_tracing.exporting import requirements
+from signal_tracing.exporting import reloader, requirements
 
 logger = logging.getLogger("signal_tracing.exporting")
 
 
-class Outcome(enum.Enum):
+class SetupOutcome(enum.Enum):
     NOT_ASKED = "no exporter is configured"
     SDK_DISABLED = "OTEL_SDK_DISABLED is true"
+    AUTORELOADER_PARENT = "runserver's autoreloader only watches files; its child exports"
     APPLICATION_PROVIDER = "the application's own tracer provider is used"
     UNAVAILABLE = "the exporter cannot be set up"
     CONFIGURED = "spans are exported"
@@ -41,7 +43,7 @@ class Outcome(enum.Enum):
 class ExportSetup:
     """What :func:`set_up_export` did, and a human-readable detail."""
 
-    outcome: Outcome
+    outcome: SetupOutcome
     detail: str = ""
     tracer_provider: trace.TracerProvider | None = None
 
@@ -81,45 +83,51 @@ def set_up_export(config: Config) -> ExportSetup:
         if _state.configured is not None:
             return _state.configured
         setup = _set_up(config)
-        if setup.outcome is Outcome.CONFIGURED:
+        if setup.outcome is SetupOutcome.CONFIGURED:
             _state.configured = setup
         return setup
 
 
 def _set_up(config: Config) -> ExportSetup:
     if not config.enabled or config.exporter is None:
-        return ExportSetup(Outcome.NOT_ASKED)
+        return ExportSetup(SetupOutcome.NOT_ASKED)
+    if reloader.is_autoreloader_parent(sys.argv, os.environ):
+        # Silent: the child it starts logs the same decisions, and exports.
+        logger.debug("runserver's file-watching process: spans are exported by its child.")
+        return ExportSetup(SetupOutcome.AUTORELOADER_PARENT)
     if requirements.sdk_disabled(os.environ):
         logger.info("Not exporting spans: %s is true.", requirements.SDK_DISABLED)
-        return ExportSetup(Outcome.SDK_DISABLED)
+        return ExportSetup(SetupOutcome.SDK_DISABLED)
     if application_has_provider():
         provider = trace.get_tracer_provider()
         logger.info(
             "Using the application's tracer provider (%s); SIGNAL_TRACING['EXPORTER'] is not used.",
             type(provider).__qualname__,
         )
-        return ExportSetup(Outcome.APPLICATION_PROVIDER, tracer_provider=provider)
+        return ExportSetup(SetupOutcome.APPLICATION_PROVIDER, tracer_provider=provider)
     problems = requirements.problems(config.exporter, os.environ)
     if problems:
         detail = " ".join(f"{problem.message} {problem.hint}" for problem in problems)
         logger.warning("Not exporting spans: %s", detail)
-        return ExportSetup(Outcome.UNAVAILABLE, detail)
+        return ExportSetup(SetupOutcome.UNAVAILABLE, detail)
     try:
         from signal_tracing.exporting.provider import build_provider
-        from signal_tracing.exporting.shutdown import flush_on_sigterm
+        from signal_tracing.exporting.shutdown import ExitFlush, flush_on_sigterm
 
-        provider, guard, destination = build_provider(config)
+        provider, processor, guard, destination = build_provider(config)
     except Exception as error:  # a bad OTEL_* value the SDK refuses, a broken install...
         logger.warning("Not exporting spans: the exporter could not be set up.", exc_info=True)
-        return ExportSetup(Outcome.UNAVAILABLE, f"{type(error).__name__}: {error}")
+        return ExportSetup(SetupOutcome.UNAVAILABLE, f"{type(error).__name__}: {error}")
     trace.set_tracer_provider(provider)
     if trace.get_tracer_provider() is not provider:  # another thread installed one first
         provider.shutdown()
         return ExportSetup(
-            Outcome.APPLICATION_PROVIDER, tracer_provider=trace.get_tracer_provider()
+            SetupOutcome.APPLICATION_PROVIDER, tracer_provider=trace.get_tracer_provider()
         )
-    # Registered after the provider's own atexit shutdown, so it runs first (last in, first out).
-    atexit.register(guard.begin_exit)
-    flush_on_sigterm(guard.begin_exit, provider.shutdown)
+    exit_flush = ExitFlush(provider, processor, guard, config.exit_flush_timeout)
+    atexit.register(exit_flush)
+    flush_on_sigterm(exit_flush)
+    if reloader.is_autoreloader_child(os.environ):
+        reloader.flush_before_reload(exit_flush.flush_ahead)
     logger.info("Exporting spans to %s.", destination)
-    return ExportSetup(Outcome.CONFIGURED, destination, provider)
+    return ExportSetup(SetupOutcome.CONFIGURED, destination, provider)

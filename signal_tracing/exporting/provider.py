@@ -15,11 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from signal_tracing.conf import Config
+from signal_tracing.exporting.batching import CountingBatchSpanProcessor
 from signal_tracing.exporting.guard import GuardedExporter
 from signal_tracing.exporting.requirements import GRPC, HTTP_PROTOBUF, otlp_protocol
+from signal_tracing.exporting.sending import ExporterWithTimeout
 
 TRACES_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -61,8 +63,11 @@ def otlp_destination() -> str:
     return f"{endpoint} ({protocol})"
 
 
-def span_exporter(exporter: str) -> tuple[SpanExporter, str]:
-    """Return the span exporter asked for by name, and a description of where it sends."""
+def span_exporter(exporter: str, timeout: float | None = None) -> tuple[SpanExporter, str]:
+    """Return the span exporter asked for by name, and a description of where it sends.
+
+    ``timeout`` (seconds, retries included) replaces the ``OTEL_EXPORTER_OTLP_*TIMEOUT`` one.
+    """
     if exporter == "console":
         # stderr: a command's stdout may be data (dumpdata, inspectdb) and must stay clean.
         return ConsoleSpanExporter(out=sys.stderr), "the console (stderr)"
@@ -71,30 +76,44 @@ def span_exporter(exporter: str) -> tuple[SpanExporter, str]:
             OTLPSpanExporter as GrpcSpanExporter,
         )
 
-        return GrpcSpanExporter(), otlp_destination()
+        return GrpcSpanExporter(timeout=timeout), otlp_destination()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpSpanExporter,
     )
 
-    return HttpSpanExporter(), otlp_destination()
+    return HttpSpanExporter(timeout=timeout), otlp_destination()
+
+
+def exit_exporter(exporter: str) -> ExporterWithTimeout | None:
+    """What builds the exporter used at exit, bounded by what is left of the exit budget."""
+    if exporter == "console":
+        return None  # writes at once: the running one does
+    return lambda seconds: span_exporter(exporter, timeout=seconds)[0]
 
 
 class Built(NamedTuple):
     provider: TracerProvider
+    processor: CountingBatchSpanProcessor
     guard: GuardedExporter
     destination: str
 
 
 def build_provider(config: Config) -> Built:
     """Return a new provider exporting in batches to ``config.exporter`` (not made global),
-    the guard around its exporter, and a description of where it sends.
+    its batch processor, the guard around its exporter, and a description of where it sends.
 
-    The provider flushes and shuts down at interpreter exit (the SDK registers that itself).
+    Nothing is registered to run at exit: ``shutdown.ExitFlush`` does that, within a budget
+    (the SDK's own exit handler would wait up to the exporter's timeout for each batch).
     """
     if config.exporter is None:
         raise ValueError("build_provider() needs an exporter name")
     exporter, destination = span_exporter(config.exporter)
-    guard = GuardedExporter(exporter, destination)
-    provider = TracerProvider(resource=resource(config))
-    provider.add_span_processor(BatchSpanProcessor(guard))
-    return Built(provider, guard, destination)
+    # gRPC channels do not survive fork() (docs/jaeger.md says to use HTTP with --preload).
+    http = config.exporter == "otlp" and otlp_protocol(os.environ)[0] == HTTP_PROTOBUF
+    guard = GuardedExporter(
+        exporter, destination, exit_exporter(config.exporter), renew_after_fork=http
+    )
+    processor = CountingBatchSpanProcessor(guard)
+    provider = TracerProvider(resource=resource(config), shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    return Built(provider, processor, guard, destination)

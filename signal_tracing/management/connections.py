@@ -6,7 +6,6 @@ turns its entries into names, file:line, weak/strong, dispatch_uid and sender fi
 
 from __future__ import annotations
 
-import sys
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from django.apps import apps
 from django.dispatch import Signal
 
 from signal_tracing._dispatch import NO_SENDER_KEY, ConnectionEntry, connection_entries, lookup_key
-from signal_tracing.naming import receiver_identity, sender_label
+from signal_tracing.naming import loaded_modules, receiver_identity, sender_label
 
 
 @dataclass(frozen=True)
@@ -42,17 +41,15 @@ def _senders_by_key() -> dict[Any, Any]:
         found[lookup_key(model)] = model
     for app_config in apps.get_app_configs():
         found[lookup_key(app_config)] = app_config
-    for module in list(sys.modules.values()):
-        try:
-            namespace = vars(module)
-        except TypeError:
-            continue
-        for value in list(namespace.values()):
+    for _module_name, _module, namespace in loaded_modules():
+        for _attribute, value in namespace:
             found.setdefault(id(value), value)
     return found
 
 
-class _SenderLabels:
+class SenderLabels:
+    """Labels the senders of connection entries; Django 5.2's ids are resolved once, lazily."""
+
     def __init__(self) -> None:
         self._known: dict[Any, Any] | None = None
 
@@ -76,24 +73,31 @@ def _live(entry: ConnectionEntry) -> tuple[Any, bool] | None:
     return entry.receiver, False
 
 
+def describe(entry: ConnectionEntry, senders: SenderLabels) -> ConnectedReceiver | None:
+    """Return what ``entry`` connects, or ``None`` if its weakly referenced receiver died."""
+    live = _live(entry)
+    if live is None:
+        return None
+    receiver, weak = live
+    receiver_key = entry.lookup_key[0]
+    # connect() keys a receiver by its dispatch_uid when given, else by its identity.
+    dispatch_uid = None if receiver_key == lookup_key(receiver) else str(receiver_key)
+    identity = receiver_identity(receiver)
+    return ConnectedReceiver(
+        name=identity.name,
+        file_path=identity.file_path,
+        line_number=identity.line_number,
+        is_async=entry.is_async,
+        weak=weak,
+        dispatch_uid=dispatch_uid,
+        sender=senders.label(entry),
+    )
+
+
 def connected_receivers(signal: Signal) -> Iterator[ConnectedReceiver]:
     """Yield the signal's live receivers in connection order (dead weak ones are skipped)."""
-    senders = _SenderLabels()
+    senders = SenderLabels()
     for entry in connection_entries(signal):
-        live = _live(entry)
-        if live is None:
-            continue
-        receiver, weak = live
-        receiver_key = entry.lookup_key[0]
-        # connect() keys a receiver by its dispatch_uid when given, else by its identity.
-        dispatch_uid = None if receiver_key == lookup_key(receiver) else str(receiver_key)
-        identity = receiver_identity(receiver)
-        yield ConnectedReceiver(
-            name=identity.name,
-            file_path=identity.file_path,
-            line_number=identity.line_number,
-            is_async=entry.is_async,
-            weak=weak,
-            dispatch_uid=dispatch_uid,
-            sender=senders.label(entry),
-        )
+        connected = describe(entry, senders)
+        if connected is not None:
+            yield connected

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from typing import Any, Final
 
 from signal_tracing.management.connections import ConnectedReceiver
 from signal_tracing.management.mapping import SendStatus, SignalEntry, SignalMap
 from signal_tracing.management.send_sites import SendSite
+from signal_tracing.paths import short_path
 
 MAX_SITES_SHOWN: Final = 3
-
-
-_INSTALLED_PACKAGES: Final = re.compile(r".*[/\\](?:site|dist)-packages[/\\]")
 
 
 def display_path(file_path: str | None) -> str | None:
@@ -26,15 +23,10 @@ def display_path(file_path: str | None) -> str | None:
     return file_path if relative.startswith("..") else relative
 
 
-def _short_path(file_path: str | None) -> str | None:
-    # For reading: installed libraries by their import path ("django/db/__init__.py").
-    shown = display_path(file_path)
-    return None if shown is None else _INSTALLED_PACKAGES.sub("", shown)
-
-
 def _location(file_path: str | None, line_number: int | None) -> str:
-    shown = _short_path(file_path)
-    if shown is None:
+    # For reading: what the file is imported as ("sms/receivers.py", "django/db/...").
+    shown = short_path(file_path)
+    if not shown:
         return "(no source)"
     return shown if line_number is None else f"{shown}:{line_number}"
 

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import enum
 import gc
-import inspect
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
 
 from django.apps import AppConfig, apps
 from django.dispatch import Signal
 
 from signal_tracing.management.connections import ConnectedReceiver, connected_receivers
 from signal_tracing.management.send_sites import SendSite, scan_package
-from signal_tracing.naming import BUILTIN_SIGNAL_PATHS, registry
+from signal_tracing.naming import BUILTIN_SIGNAL_PATHS, find_loaded, loaded_modules, registry
 
 
 class SendStatus(enum.Enum):
@@ -64,33 +61,13 @@ class SignalMap:
         return tuple(entry for entry in self.signals if entry.receivers_never_run)
 
 
-_UNRESOLVED: Final = object()
-
-
-def _resolve(target: str) -> Any:
-    # Only modules already imported are looked at, and attributes are read statically, so a
-    # lookup can neither import code nor run a property or a module __getattr__.
-    parts = target.split(".")
-    for split in range(len(parts), 0, -1):
-        module = sys.modules.get(".".join(parts[:split]))
-        if module is not None:
-            break
-    else:
-        return _UNRESOLVED
-    value: Any = module
-    for attribute in parts[split:]:
-        try:
-            value = inspect.getattr_static(value, attribute)
-        except AttributeError:
-            return _UNRESOLVED
-    return value
-
-
 def _sends_of(signal: Signal, name: str, sites: Sequence[SendSite]) -> tuple[SendSite, ...]:
     matched = []
     for site in sites:
-        resolved = _resolve(site.target) if site.target is not None else _UNRESOLVED
-        if resolved is _UNRESOLVED:
+        # Only modules already imported are looked at, and attributes are read statically, so
+        # a lookup can neither import code nor run a property or a module __getattr__.
+        resolved = find_loaded(site.target) if site.target is not None else None
+        if resolved is None:
             if site.name == name:
                 matched.append(site)
         elif resolved is signal:
@@ -103,12 +80,8 @@ def _is_django(app_config: AppConfig) -> bool:
 
 
 def _class_attribute_path(signal: Signal) -> str | None:
-    for module_name, module in list(sys.modules.items()):
-        try:
-            namespace = vars(module)
-        except TypeError:
-            continue
-        for value in list(namespace.values()):
+    for module_name, _module, namespace in loaded_modules():
+        for _attribute, value in namespace:
             # type(value), never isinstance(): a lazy object would evaluate itself for it.
             if not issubclass(type(value), type) or value.__module__ != module_name:
                 continue

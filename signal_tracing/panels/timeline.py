@@ -7,12 +7,10 @@ percentages of the panel's recording window, the way the toolbar's SQL panel dra
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from typing import Literal, NamedTuple, TypedDict
 
+from signal_tracing.paths import short_path
 from signal_tracing.records import DispatchRecord, ReceiverCall
 
 #: Deeper nesting is drawn at this indentation (the stylesheet has one class per level).
@@ -81,29 +79,9 @@ class Window:
         return round(offset, 3), round(width, 3)
 
 
-def short_path(file_path: str | None, roots: Sequence[str] | None = None) -> str:
-    """Return ``file_path`` relative to the longest ``sys.path`` entry that contains it."""
-    if not file_path:
-        return ""
-    best = ""
-    for root in sys.path if roots is None else roots:
-        if not root:
-            continue
-        prefix = root.rstrip(os.sep) + os.sep
-        if file_path.startswith(prefix) and len(prefix) > len(best):
-            best = prefix
-    return file_path[len(best) :]
-
-
-@functools.lru_cache(maxsize=1024)
-def _short_path_for(file_path: str, roots: tuple[str, ...]) -> str:
-    return short_path(file_path, roots)
-
-
 def location(call: ReceiverCall) -> str:
     """Return ``"app/receivers.py:12"`` for a receiver call (``""`` when unknown)."""
-    # A request calls the same few receivers many times: shorten each path once.
-    path = _short_path_for(call.file_path, tuple(sys.path)) if call.file_path else ""
+    path = short_path(call.file_path)
     if path and call.line_number is not None:
         return f"{path}:{call.line_number}"
     return path

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import unittest
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signal_tracing.testing.capture import SignalCapture
+from signal_tracing.testing.leak_check import LeakCheck
 from signal_tracing.testing.matching import ANY_SENDER, Sent, SignalLike, as_filter
 
 MIXIN_HINT = (
     "(set signal_capture_verbose = True on the test case to show the full tree of signals "
     "and receivers)"
+)
+LEAKS_IGNORE_HINT = (
+    "To leave one connected on purpose, add its name to signal_leaks_ignore on the test case."
 )
 
 
@@ -29,9 +34,34 @@ class SignalAssertionsMixin:
 
     #: Put the whole tree of firings in failure messages.
     signal_capture_verbose: bool = False
+    #: Fail each test that leaves signal receivers connected (see ``signal_tracing.leaks``).
+    signal_no_leaks: bool = False
+    #: Receiver names (fnmatch patterns) that ``signal_no_leaks`` never reports.
+    signal_leaks_ignore: Sequence[str] = ()
 
     # Provided by unittest.TestCase.
     failureException: type[AssertionError]
+
+    if TYPE_CHECKING:
+
+        def id(self) -> str: ...
+
+        def addCleanup(
+            self, function: Callable[..., Any], /, *args: Any, **kwargs: Any
+        ) -> None: ...
+
+    def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
+        if self.signal_no_leaks:
+            # The first cleanup added runs last: after tearDown() and every cleanup the test
+            # adds, so that their disconnections count. setUpClass() and setUpTestData() ran
+            # before this snapshot: what they connect is the class's, not the test's.
+            check = LeakCheck(self.signal_leaks_ignore)
+            self.addCleanup(self._fail_on_leaks, check)
+        return super().run(result)  # type: ignore[misc,no-any-return]
+
+    def _fail_on_leaks(self, check: LeakCheck) -> None:
+        __tracebackhide__ = True
+        self._fail(check.failure(self.id(), LEAKS_IGNORE_HINT))
 
     def captureSignals(self) -> SignalCapture:
         """Return a capture to use as a context manager; its failures name this option."""

@@ -50,6 +50,44 @@ def site_environment(workdir: Path, **extra: str) -> dict[str, str]:
     return environment
 
 
+#: The logging set-up docs/jaeger.md recommends for the ``signal_tracing`` loggers.
+RECOMMENDED_LOGGING: Final = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"signal_tracing": {"handlers": ["console"], "level": "INFO"}},
+}
+
+
+def settings_module(workdir: Path, *extra: str, **signal_tracing: object) -> dict[str, str]:
+    """Write a settings module: the example site's, timing its exit, logging as the docs say.
+
+    ``signal_tracing`` keys are added to ``SIGNAL_TRACING``; ``extra`` lines of Python are
+    appended. Returns the environment entries
+    that select it (with :func:`site_environment`); each process then writes how long its exit
+    handlers took into ``workdir / "exits"`` (see :func:`exit_clocks`).
+    """
+    (workdir / "exits").mkdir(exist_ok=True)
+    (workdir / "timed_settings.py").write_text(
+        "import tests.collector.exitclock  # noqa: F401  (first in: its handler runs last)\n"
+        "from example_site.settings import *  # noqa: F403\n"
+        'INSTALLED_APPS = [*INSTALLED_APPS, "tests.collector.exitclock"]  # noqa: F405\n'
+        f"SIGNAL_TRACING = {{**SIGNAL_TRACING, **{signal_tracing!r}}}  # noqa: F405\n"
+        f"LOGGING = {RECOMMENDED_LOGGING!r}\n" + "".join(f"{line}\n" for line in extra)
+    )
+    return {
+        "DJANGO_SETTINGS_MODULE": "timed_settings",
+        "PYTHONPATH": os.pathsep.join([str(workdir), str(ROOT), str(ROOT / "example_site")]),
+        "EXIT_CLOCK_DIR": str(workdir / "exits"),
+    }
+
+
+def exit_clocks(workdir: Path) -> list[dict[str, Any]]:
+    """What each process run with :func:`settings_module` wrote at exit, oldest first."""
+    paths = sorted((workdir / "exits").glob("*.json"), key=lambda path: path.stat().st_mtime)
+    return [json.loads(path.read_text()) for path in paths]
+
+
 def manage(
     *args: str, env: dict[str, str], command: tuple[str, ...] = (), timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

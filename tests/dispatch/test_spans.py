@@ -140,7 +140,7 @@ def test_async_receivers_called_from_send_and_sync_from_asend_get_spans(
 def test_firings_inside_async_receivers_nest_under_them(exporter: InMemorySpanExporter) -> None:
     outer, inner = Signal(), Signal()
     # An async receiver: two concurrent sync_to_async hops from one shared context deadlock
-    # in plain Django 6 too ("Single thread executor already being used").
+    # in plain Django 6.1 too ("Single thread executor already being used").
     inner.connect(async_ok)
 
     async def sends_inner(sender: Any, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -153,3 +154,85 @@ def test_the_startproject_example_fails_as_the_page_shows_and_the_fix_passes(
     test_file.write_text(fixed)
     passed = run("-m", "pytest")
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+LEAK_ERROR_MARKER = "passes,\nand then errors at tear-down:"
+
+
+def test_the_leak_example_errors_as_the_page_shows_and_the_fix_passes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [fixed] = [
+        body
+        for body in blocks("python")
+        if "def test_requesting_a_code_texts_the_mobile(texted_mobiles)" in body
+    ]
+    [leaky_fixture] = blocks("py")
+    fixed_fixture = fixed[fixed.index("@pytest.fixture") : fixed.index("@pytest.mark")]
+    leaky = fixed.replace(fixed_fixture, leaky_fixture + "\n\n")
+    pytester.makeini(
+        textwrap.dedent(
+            f"""
+            [pytest]
+            DJANGO_SETTINGS_MODULE = tests.settings
+            pythonpath = {REPO} {REPO / "example_site"}
+            addopts = -p no:cacheprovider -p no:cov
+            """
+        )
+    )
+    monkeypatch.setenv("COLUMNS", "80")  # the width of the output on the page
+
+    pytester.makepyfile(test_sms_signals=leaky)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    shown = text_block_after(LEAK_ERROR_MARKER).splitlines()
+    lines = [line.rstrip() for line in result.stdout.lines]
+    start = lines.index(shown[0])
+    assert lines[start : start + len(shown)] == shown
+
+    pytester.makepyfile(test_sms_signals=fixed)
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+COVERAGE_COMMAND = (
+    "tests/example_site/test_kitchen.py",
+    "tests/example_site/test_sms_models.py",
+    "--signal-coverage",
+    "--signal-coverage-source=example_site",
+)
+
+
+def test_the_coverage_report_on_the_page_is_real(tmp_path: Path) -> None:
+    assert " ".join(("pytest", *COVERAGE_COMMAND)) in " ".join(PAGE.split())
+    report_file = tmp_path / "receivers.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *COVERAGE_COMMAND,
+            f"--signal-coverage-json={report_file}",
+            "--signal-coverage-fail-under=80",
+            "-p",
+            "no:cov",
+        ],
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr  # under the threshold
+    shown = text_block_after("--signal-coverage-source=example_site`):").splitlines()
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    start = lines.index(shown[0])
+    assert lines[start : start + len(shown)] == shown
+    failure = next(line for line in lines if line.startswith("FAIL Required receiver coverage"))
+    assert f"`{failure}`" in PAGE
+
+    [shown_json] = [body for lang, body in FENCE.findall(PAGE) if lang == "json"]
+    page_json = json.loads(shown_json)
+    written = json.loads(report_file.read_text())
+    assert written["summary"] == page_json["summary"]
+    assert written["receivers"][0] == page_json["receivers"][0]
+    assert set(written) == set(page_json)

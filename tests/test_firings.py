@@ -1,0 +1,406 @@
+"""One firing's bookkeeping: open_firing(), the brackets around receiver calls, finish()."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.dispatch import Signal
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import signal_tracing
+from signal_tracing import firings, state
+from signal_tracing.firings import (
+    FiringNode,
+    Method,
+    UntracedFiring,
+    add_count,
+    open_firing,
+    record_empty,
+)
+from signal_tracing.instrumentation import acquire_capture, apply_settings, release_capture
+from signal_tracing.nesting import Scope, current_node
+from signal_tracing.recording import recording
+from signal_tracing.records import Outcome
+from tests.testapp.signals import order_placed
+
+PATH = "tests.testapp.signals.order_placed"
+SEND = Method("send", True, False)
+SEND_ROBUST = Method("send_robust", False, False)
+
+
+def first(sender: Any, **kwargs: Any) -> None:
+    return None
+
+
+def second(sender: Any, **kwargs: Any) -> None:
+    return None
+
+
+class Boom(Exception):
+    pass
+
+
+class Hook:
+    def __init__(self, fail_before: bool = False, fail_after: bool = False) -> None:
+        self.fail_before = fail_before
+        self.fail_after = fail_after
+        self.calls: list[tuple[str, Any]] = []
+
+    def before(self, signal: Signal, sender: Any, named: dict[str, Any], method: str) -> str:
+        if self.fail_before:
+            raise RuntimeError("before")
+        self.calls.append(("before", method))
+        return "state"
+
+    def after(self, state: str, error: BaseException | None) -> None:
+        if self.fail_after:
+            raise RuntimeError("after")
+        self.calls.append(("after", (state, error)))
+
+
+@pytest.fixture(autouse=True)
+def _restore() -> Iterator[None]:
+    yield
+    firings.set_hook(order_placed, None)
+    signal_tracing.uninstrument()
+    apply_settings()
+
+
+@pytest.fixture
+def fresh_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state.running, "failures_logged", set())
+
+
+@pytest.fixture
+def in_scope() -> Iterator[Scope]:
+    scope = Scope("request", "GET /", None)
+    token = current_node.set(scope)
+    yield scope
+    current_node.reset(token)
+
+
+def traced(receivers: list[Any], method: Method = SEND, **named: Any) -> FiringNode:
+    firing = open_firing(order_placed, "shop", named, method, receivers, [])
+    assert isinstance(firing, FiringNode)
+    return firing
+
+
+# --- open_firing: what brackets the receivers ------------------------------------------------
+
+
+def test_nothing_to_do_means_django_runs_the_receivers_alone() -> None:
+    signal_tracing.instrument(policies={PATH: "off"})
+    assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
+
+
+def test_a_hook_runs_around_a_firing_whatever_its_policy() -> None:
+    signal_tracing.instrument(policies={PATH: "off"})
+    hook = Hook()
+    firings.set_hook(order_placed, hook)
+    assert firings.has_hooks()
+    firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, UntracedFiring)
+    error = Boom()
+    firing.finish(error)
+    assert hook.calls == [("before", "send"), ("after", ("state", error))]
+
+
+def test_a_hook_also_closes_around_a_traced_firing(exporter: InMemorySpanExporter) -> None:
+    hook = Hook()
+    firings.set_hook(order_placed, hook)
+    firing = traced([first])
+    firing.finish(None)
+    assert hook.calls == [("before", "send"), ("after", ("state", None))]
+    assert [span.name for span in exporter.get_finished_spans()] == [
+        "order_placed tests.test_firings.first"
+    ]
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_failing_hook_is_reported_and_the_firing_goes_on(
+    exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    firings.set_hook(order_placed, Hook(fail_before=True))
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        firing = traced([first])
+        firing.finish(None)
+        firings.set_hook(order_placed, Hook(fail_after=True))
+        traced([first]).finish(None)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "signal_tracing failed in the Hook hook"
+    ]
+    assert len(exporter.get_finished_spans()) == 2
+
+
+def test_a_traced_firing_without_live_receivers_is_recorded_only_for_a_capture(
+    exporter: InMemorySpanExporter,
+) -> None:
+    with recording() as panel:
+        assert open_firing(order_placed, "shop", {}, SEND, [], []) is None
+    assert panel.dispatches == []
+    acquire_capture()
+    try:
+        with recording(everything=True) as captured:
+            assert open_firing(order_placed, "shop", {}, SEND, [], []) is None
+    finally:
+        release_capture()
+    [record] = captured.dispatches
+    assert (record.signal_name, record.receiver_count, record.outcome) == (
+        "order_placed",
+        0,
+        Outcome.OK,
+    )
+
+
+def test_record_empty_records_nothing_outside_a_test_capture() -> None:
+    with recording() as panel:
+        record_empty(order_placed, "shop", {}, SEND)
+    assert panel.dispatches == []
+
+
+def test_a_firing_whose_receivers_are_all_excluded_is_hidden(
+    exporter: InMemorySpanExporter,
+) -> None:
+    signal_tracing.instrument(exclude_receivers=["tests.test_firings.*"])
+    assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
+    acquire_capture()
+    try:
+        with recording(everything=True) as captured:
+            firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+            assert isinstance(firing, FiringNode)
+            assert firing.enter(0) is None  # excluded: never recorded
+            firing.finish(None)
+    finally:
+        release_capture()
+    [record] = captured.dispatches
+    assert record.calls == []
+    assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_firing_that_cannot_start_runs_untraced(
+    exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(firings, "depth_and_reentrancy", broken)
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
+        acquire_capture()
+        try:
+            with recording(everything=True):
+                record_empty(order_placed, "shop", {}, SEND)
+        finally:
+            release_capture()
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "signal_tracing failed in starting a firing"
+    ]
+
+
+# --- counts ------------------------------------------------------------------------------------
+
+
+def test_a_counted_firing_adds_to_the_enclosing_span(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]  # any span: counts need one
+    for _ in range(3):
+        firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+        assert isinstance(firing, UntracedFiring)
+        firing.finish(None)
+    [(count, total_ns, name, label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert (count, name, label) == (3, "order_placed", "shop")
+    assert total_ns >= 0
+
+
+def test_counts_go_to_recordings_and_leave_excluded_senders_unnamed(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"}, exclude_senders=["hidden"])
+    in_scope.span = object()  # type: ignore[assignment]
+    with recording() as recorded:
+        add_count(in_scope, order_placed, "shop", 5)
+        add_count(in_scope, order_placed, "hidden", 7)
+    assert {key: c.count for key, c in recorded.counts.items()} == {(PATH, "shop"): 1}
+    assert sorted(entry[3] or "" for entry in in_scope.counts.values()) == ["", "shop"]  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_failure_while_counting_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    scope = Scope("request", "GET /", object())  # type: ignore[arg-type]
+    scope.counts = {(id(order_placed), id("shop")): "not a count"}  # type: ignore[dict-item]
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        add_count(scope, order_placed, "shop", 1)
+    assert "failed in counting" in caplog.records[0].getMessage()
+
+
+# --- the brackets -----------------------------------------------------------------------------
+
+
+def test_enter_and_leave_record_each_call_and_its_outcome(exporter: InMemorySpanExporter) -> None:
+    with recording() as recorded:
+        firing = traced([first, second], SEND_ROBUST)
+        call = firing.enter(0)
+        firing.leave(call)
+        error = Boom("handled")
+        call = firing.enter(1)
+        firing.leave(call, error, handled=True)
+        firing.finish(None)
+    [record] = recorded.dispatches
+    assert [(c.receiver_name, c.outcome) for c in record.calls] == [
+        ("tests.test_firings.first", Outcome.OK),
+        ("tests.test_firings.second", Outcome.HANDLED),
+    ]
+    assert record.calls[1].error_type == "tests.test_firings.Boom"
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert spans["order_placed send_robust"].attributes["django.signal.receivers.failed"] == 1
+    assert spans["tests.test_firings.second"].attributes["django.signal.receiver.outcome"] == (
+        "handled"
+    )
+
+
+def test_receivers_never_entered_are_recorded_not_run_when_the_firing_fails(
+    exporter: InMemorySpanExporter,
+) -> None:
+    with recording() as recorded:
+        firing = traced([first, second])
+        error = Boom("raised")
+        firing.leave(firing.enter(0), error)
+        firing.finish(error)
+    [record] = recorded.dispatches
+    assert [c.outcome for c in record.calls] == [Outcome.RAISED, Outcome.NOT_RUN]
+    assert record.outcome is Outcome.RAISED
+    dispatch = exporter.get_finished_spans()[-1]
+    assert dispatch.attributes["django.signal.receivers.not_run"] == 1
+    assert not dispatch.status.is_ok
+
+
+def test_a_merged_span_carries_the_receivers_error(exporter: InMemorySpanExporter) -> None:
+    firing = traced([first])
+    assert firing.merged
+    error = Boom("raised")
+    firing.leave(firing.enter(0), error)
+    firing.finish(error)
+    [span] = exporter.get_finished_spans()
+    assert span.attributes["error.type"] == "tests.test_firings.Boom"
+    assert [event.name for event in span.events] == ["exception"]  # recorded once
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_failure_inside_a_bracket_stops_tracing_the_firing_not_the_receivers(
+    exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    firing = traced([first, second])
+    monkeypatch.setattr(firing, "facts", None)
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        assert firing.enter(0) is None
+        assert firing.enter(1) is None  # broken: no more attempts
+        firing.finish(None)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "signal_tracing failed in entering a receiver call"
+    ]
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_failure_while_leaving_is_reported_and_the_context_restored(
+    exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = current_node.get()
+    firing = traced([first, second])
+    call = firing.enter(0)
+    assert current_node.get() is call
+    call.call = "not a record"  # type: ignore[assignment,union-attr]
+    firing.recordings = ()
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        firing.leave(call, Boom())
+    assert current_node.get() is before
+    assert firing.broken
+    assert "failed in leaving a receiver call" in caplog.records[0].getMessage()
+
+
+def test_an_async_receivers_task_runs_under_its_call_and_is_left_when_done(
+    exporter: InMemorySpanExporter,
+) -> None:
+    seen: list[Any] = []
+
+    async def receiver() -> None:
+        seen.append(current_node.get())
+
+    async def cancelled() -> None:
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        firing = open_firing(order_placed, "shop", {}, SEND, [], [first, second, third])
+        assert isinstance(firing, FiringNode)
+        loop = asyncio.get_running_loop()
+        tasks = [
+            firing.create_task(loop, 0, receiver()),
+            firing.create_task(loop, 1, failing()),
+            firing.create_task(loop, 2, cancelled()),
+        ]
+        assert current_node.get() is None  # the call was current only while copying
+        await asyncio.sleep(0)
+        tasks[2].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # the done callbacks
+        firing.finish(None)
+
+    async def failing() -> None:
+        raise Boom("async")
+
+    def third(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    with recording() as recorded:
+        asyncio.run(main())
+    [record] = recorded.dispatches
+    assert [c.outcome for c in record.calls] == [Outcome.OK, Outcome.RAISED, Outcome.CANCELLED]
+    assert seen[0] is not None
+    assert seen[0].current_call() is record.calls[0]
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names[-1] == "order_placed send"
+    assert len(names) == 4
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_failure_while_finishing_is_reported(
+    exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    firing = traced([first, second])
+    monkeypatch.setattr(firing, "record", None)
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        firing.finish(None)
+    assert "failed in finishing a firing" in caplog.records[0].getMessage()
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_tokens_reset_in_another_context_are_reported(
+    exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    firing = traced([first, second])
+    call = firing.enter(0)
+    assert call is not None
+    node_token, otel_token = call.node_token, call.otel_token
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        contextvars.copy_context().run(firing.leave, call)
+    otel_context.detach(otel_token)
+    current_node.reset(node_token)
+    # OpenTelemetry logs its own failure to detach; ours is the current firing's.
+    assert [(r.name, r.getMessage().split(";")[0]) for r in caplog.records] == [
+        ("opentelemetry.context", "Failed to detach context"),
+        ("signal_tracing", "signal_tracing failed in restoring the current firing"),
+    ]

@@ -1,0 +1,194 @@
+"""route(): what a firing needs, from cached facts about its signal, sender and receivers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.dispatch import Signal
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+import signal_tracing
+from signal_tracing import routing, state
+from signal_tracing.instrumentation import acquire_capture, apply_settings, release_capture
+from signal_tracing.nesting import Scope, current_node
+from signal_tracing.recording import recording
+from signal_tracing.routing import PLAIN_ROUTE, Action, receiver_facts, route, sender_facts
+from tests.testapp.signals import order_placed
+
+PATH = "tests.testapp.signals.order_placed"
+
+
+def on_order(sender: Any, **kwargs: Any) -> None:
+    return None
+
+
+class Shop:
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _restore() -> Iterator[None]:
+    yield
+    signal_tracing.uninstrument()
+    apply_settings()
+
+
+@pytest.fixture
+def in_scope() -> Iterator[Scope]:
+    scope = Scope("request", "GET /", None)
+    token = current_node.set(scope)
+    yield scope
+    current_node.reset(token)
+
+
+def sampled_out() -> Any:
+    return trace.use_span(
+        NonRecordingSpan(SpanContext(1, 2, is_remote=True, trace_flags=TraceFlags(0)))
+    )
+
+
+def test_a_span_policy_firing_is_traced_with_spans(exporter: InMemorySpanExporter) -> None:
+    decided = route(order_placed, "shop")
+    assert decided.action is Action.TRACE
+    assert decided.spans_wanted
+    assert decided.sender_label == "shop"
+    assert decided.signal is not None
+    assert (decided.signal.name, decided.signal.path) == ("order_placed", PATH)
+
+
+def test_a_sampled_out_parent_means_plain_unless_something_records(
+    exporter: InMemorySpanExporter,
+) -> None:
+    with sampled_out():
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+        with recording():
+            decided = route(order_placed, "shop")
+    assert (decided.action, decided.spans_wanted) == (Action.TRACE, False)
+
+
+def test_tracing_off_means_plain_unless_something_records() -> None:
+    signal_tracing.uninstrument()
+    assert route(order_placed, "shop") is PLAIN_ROUTE
+    with recording():
+        decided = route(order_placed, "shop")
+    assert (decided.action, decided.spans_wanted) == (Action.TRACE, False)
+
+
+def test_the_off_policy_and_excluded_senders_are_plain(exporter: InMemorySpanExporter) -> None:
+    signal_tracing.instrument(policies={PATH: "off"})
+    with recording():
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+    signal_tracing.instrument(policies={PATH: "span"}, exclude_senders=["sh*"])
+    with recording():
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+        assert route(order_placed, "other").action is Action.TRACE
+
+
+def test_counts_need_somewhere_to_go(exporter: InMemorySpanExporter, in_scope: Scope) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    decided = route(order_placed, "shop")
+    assert decided.action is Action.COUNT
+    assert route(order_placed, "other") is decided  # built once per signal
+    token = current_node.set(None)
+    try:
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+        with recording():
+            assert route(order_placed, "shop") is decided
+    finally:
+        current_node.reset(token)
+
+
+def test_a_test_capture_traces_every_policy_in_full(exporter: InMemorySpanExporter) -> None:
+    signal_tracing.instrument(policies={PATH: "count"}, exclude_senders=["hidden"])
+    acquire_capture()
+    try:
+        with recording(everything=True):
+            counted = route(order_placed, "shop")
+            excluded = route(order_placed, "hidden")
+    finally:
+        release_capture()
+    assert (counted.action, counted.spans_wanted) == (Action.TRACE, False)
+    assert (excluded.action, excluded.spans_wanted) == (Action.TRACE, False)
+    signal_tracing.instrument(policies={PATH: "span"})
+    acquire_capture()
+    try:
+        with recording(everything=True):
+            assert route(order_placed, "shop").spans_wanted
+    finally:
+        release_capture()
+
+
+def test_a_failure_while_routing_is_plain_and_reported_once(
+    exporter: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(signal: Signal) -> Any:
+        raise RuntimeError("routing bug")
+
+    monkeypatch.setattr(routing, "signal_facts", broken)
+    monkeypatch.setattr(state.running, "failures_logged", set())
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+    [warning] = caplog.records
+    assert "failed in routing" in warning.getMessage()
+
+
+def test_policies_apply_as_soon_as_the_configuration_changes(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    assert route(order_placed, "shop").action is Action.TRACE
+    signal_tracing.instrument(policies={PATH: "count"})
+    assert route(order_placed, "shop").action is Action.COUNT
+
+
+def test_signal_facts_are_rebuilt_for_a_new_signal_with_a_reused_id(
+    exporter: InMemorySpanExporter,
+) -> None:
+    first = Signal()
+    facts = routing.signal_facts(first)
+    assert routing.signal_facts(first) is facts
+    # A dead signal's facts must not be taken for those of whatever gets its id.
+    routing._signals[id(order_placed)] = facts
+    assert routing.signal_facts(order_placed).path == PATH
+
+
+def test_the_signal_cache_is_bounded(exporter: InMemorySpanExporter) -> None:
+    alive = [Signal() for _ in range(routing.MAX_SIGNALS + 10)]
+    for signal in alive:
+        routing.signal_facts(signal)
+    assert len(routing._signals) <= routing.MAX_SIGNALS
+
+
+def test_sender_facts_are_cached_for_objects_and_worked_out_for_literals(
+    exporter: InMemorySpanExporter,
+) -> None:
+    facts = routing.signal_facts(order_placed)
+    assert sender_facts(facts, Shop) == ("tests.test_routing.Shop", False)
+    assert id(Shop) in facts.senders
+    assert sender_facts(facts, Shop) == ("tests.test_routing.Shop", False)
+    assert sender_facts(facts, "shop") == ("shop", False)
+    assert id("shop") not in facts.senders  # str can't be weakly referenced
+
+
+def test_receiver_facts_carry_the_code_location_and_exclusion(
+    exporter: InMemorySpanExporter,
+) -> None:
+    facts = receiver_facts(on_order)
+    assert facts.identity.name == "tests.test_routing.on_order"
+    assert facts.attributes == {
+        "code.function.name": "tests.test_routing.on_order",
+        "code.file.path": __file__,
+        "code.line.number": on_order.__code__.co_firstlineno,
+    }
+    assert not facts.excluded
+    assert receiver_facts(on_order) is facts
+    assert receiver_facts(print).attributes == {"code.function.name": "builtins.print"}
+    signal_tracing.instrument(exclude_receivers=["tests.test_routing.*"])
+    assert receiver_facts(on_order).excluded

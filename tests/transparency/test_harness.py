@@ -1,0 +1,125 @@
+"""The probe harness (scripts/thirdparty-suites) records what it claims to record.
+
+Its verdicts are only as good as its bookkeeping: every test's outcome, recorded identically
+traced and untraced, and every span counted, including those of forked ``--parallel`` workers
+(which leave through multiprocessing's finalizers, never ``atexit``).
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+SUPPORT = REPO / "scripts" / "suites"
+
+
+def harness() -> ModuleType:
+    path = REPO / "scripts" / "thirdparty-suites"
+    loader = importlib.machinery.SourceFileLoader("thirdparty_suites", str(path))
+    spec = importlib.util.spec_from_loader("thirdparty_suites", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("thirdparty_suites", module)  # dataclasses look the module up
+    loader.exec_module(sys.modules["thirdparty_suites"])
+    return sys.modules["thirdparty_suites"]
+
+
+def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SUPPORT), str(REPO)]),
+        "SUITES_OUTCOMES": str(tmp_path / "outcomes.tsv"),
+        "SUITES_SPANS_DIR": str(tmp_path),
+        **env,
+    }
+    environment.pop("SUITES_MAIN_PID", None)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_unittest_outcomes_are_recorded_once_each_with_the_worst_subtest(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import unittest
+
+        class T(unittest.TestCase):
+            def test_pass(self): pass
+            def test_fail(self): self.fail("no")
+            def test_error(self): raise KeyError
+            @unittest.skip("why")
+            def test_skip(self): pass
+            def test_subtests(self):
+                for i in range(3):
+                    with self.subTest(i=i):
+                        self.assertNotEqual(i, 1)
+
+        unittest.main(argv=["x"], exit=False, verbosity=0)
+        """,
+        tmp_path,
+    )
+    assert "Ran 5 tests" in result.stderr, result.stderr
+    outcomes = harness().read_outcomes(tmp_path / "outcomes.tsv")
+    assert {name.rsplit(".", 1)[-1]: outcome for name, outcome in outcomes.items()} == {
+        "test_pass": "pass",
+        "test_fail": "fail",
+        "test_error": "error",
+        "test_skip": "skip",
+        "test_subtests": "fail",
+    }
+
+
+def test_spans_of_forked_pool_workers_are_counted(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import multiprocessing
+        from opentelemetry import trace
+        import counting_provider
+
+        tracer = counting_provider.provider().get_tracer("probe")
+
+        def work(n):
+            for _ in range(n):
+                with tracer.start_as_current_span("worker span"):
+                    pass
+            return n
+
+        if __name__ == "__main__":
+            with tracer.start_as_current_span("parent span"):
+                pass
+            counting_provider.provider().force_flush()  # exported before the fork
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                assert sum(pool.map(work, [3, 4])) == 7
+                pool.close()
+                pool.join()
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    totals = [json.loads(path.read_text())["total"] for path in tmp_path.glob("*.json")]
+    assert sum(totals) == 8
+
+
+def test_a_differing_outcome_is_reported_against_the_baseline(tmp_path: Path) -> None:
+    for mode, lines in {
+        "untraced": ["pass\ta.test_x", "pass\ta.test_y", "skip\ta.test_z"],
+        "instrument": ["pass\ta.test_x", "error\ta.test_y", "skip\ta.test_z"],
+    }.items():
+        (tmp_path / mode).mkdir()
+        (tmp_path / mode / "outcomes.tsv").write_text("\n".join(lines) + "\n")
+    assert harness().diff(tmp_path, ["untraced", "instrument"]) == [
+        "instrument\tuntraced=pass\tinstrument=error\ta.test_y"
+    ]
