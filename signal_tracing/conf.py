@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
+
+from django.dispatch import Signal
 
 from signal_tracing.naming import close_matches, did_you_mean, find_loaded, lookup_signal
 from signal_tracing.records import Policy
-
-if TYPE_CHECKING:
-    from django.dispatch import Signal
 
 SETTING_NAME: Final = "SIGNAL_TRACING"
 
@@ -29,6 +28,10 @@ DEFAULT_POLICIES: Final[Mapping[str, Policy]] = {
 }
 
 EXPORTER_CHOICES: Final = (None, "otlp", "console")
+#: What becomes of receivers defined by Django itself (module ``django`` or ``django.*``):
+#: a span each, names on their firing's span (the default), or that and, when a firing runs
+#: only Django's receivers, a count on the enclosing span instead of a span (lean).
+DJANGO_RECEIVERS_CHOICES: Final = ("span", "attributes", "count")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Config:
     max_attribute_length: int = 256
     max_spans_per_trace: int = 1000
     merge_single_receiver: bool = True
+    django_receivers: str = "attributes"
     slow_receiver_ms: float = 20.0
     init_flood_threshold: int = 500
     jaeger_url: str | None = None
@@ -78,6 +82,14 @@ class Config:
             elif key == short_name and lookup_signal(key).signal is signal:
                 return policy
         return self.default_policy
+
+    def policy_for_path(self, signal_path: str) -> Policy:
+        """Return the policy of the signal at ``signal_path`` in a loaded module (for pages
+        that list signals by path); a path that names nothing loaded matches by spelling."""
+        signal = find_loaded(signal_path)
+        if isinstance(signal, Signal):
+            return self.policy_for(signal, signal_path)
+        return self.policies.get(signal_path, self.default_policy)
 
 
 class Problem(NamedTuple):
@@ -145,6 +157,10 @@ def _is_exporter(value: object) -> bool:
     return value in EXPORTER_CHOICES
 
 
+def _is_django_receivers(value: object) -> bool:
+    return isinstance(value, str) and value in DJANGO_RECEIVERS_CHOICES
+
+
 class _Key(NamedTuple):
     accepts: Callable[[object], bool]
     expected: str
@@ -169,6 +185,7 @@ KEYS: Final[Mapping[str, _Key]] = {
     "MAX_ATTRIBUTE_LENGTH": _Key(_is_positive_int, "a positive integer"),
     "MAX_SPANS_PER_TRACE": _Key(_is_non_negative_int, "an integer >= 0 (0 means no cap)"),
     "MERGE_SINGLE_RECEIVER": _Key(_is_bool, "True or False"),
+    "DJANGO_RECEIVERS": _Key(_is_django_receivers, '"span", "attributes" or "count"'),
     "SLOW_RECEIVER_MS": _Key(_is_non_negative_number, "a number of milliseconds >= 0"),
     "INIT_FLOOD_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0"),
     "JAEGER_URL": _Key(

@@ -85,11 +85,21 @@ def record_error(
     The message is left out unless opted in: exception messages often hold user data.
     ``max_length`` is ``MAX_ATTRIBUTE_LENGTH``, which bounds the message.
     """
-    attributes = attrs.exception_attributes(error, record_message=record_message, limit=max_length)
-    span.add_event(attrs.EXCEPTION_EVENT, attributes)
-    error_type = str(attributes[attrs.EXCEPTION_TYPE])
+    error_type = record_exception(span, error, record_message=record_message, max_length=max_length)
     span.set_attribute(attrs.ERROR_TYPE, error_type)
     span.set_status(Status(StatusCode.ERROR, error_type))
+
+
+def record_exception(
+    span: Span, error: BaseException, *, record_message: bool, max_length: int
+) -> str:
+    """Add a bounded exception event for ``error`` to ``span`` (the span is not marked failed).
+
+    Return the error's type name. The message is left out unless opted in.
+    """
+    attributes = attrs.exception_attributes(error, record_message=record_message, limit=max_length)
+    span.add_event(attrs.EXCEPTION_EVENT, attributes)
+    return str(attributes[attrs.EXCEPTION_TYPE])
 
 
 def format_counts(counts: Mapping[Any, list[Any]]) -> tuple[list[str], int]:
