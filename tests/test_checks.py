@@ -85,6 +85,8 @@ def test_unknown_keys_get_the_closest_known_keys_not_all_of_them(key: str, hint:
         ("SLOW_RECEIVER_MS", float("nan")),
         ("EXCLUDE_SENDERS", "debug_toolbar.*"),
         ("EXPORTER", "jaeger"),
+        ("DJANGO_RECEIVERS", "none"),
+        ("DJANGO_RECEIVERS", True),
         ("DEFAULT_POLICY", "trace"),
         ("TEST_SPANS", "auto"),
         ("POLICIES", ["post_init"]),

@@ -130,3 +130,16 @@ def test_a_policy_for_a_class_attribute_signal_applies() -> None:
     config = build_config({"POLICIES": {"tests.test_conf.Shop.paid": "off"}})
     assert config.policy_for(Shop.paid, "whatever:unnamed_signal") is Policy.OFF
     assert config.policy_for(Signal(), "whatever:unnamed_signal") is Policy.SPAN
+
+
+def test_a_policy_asked_by_path_goes_by_the_signal_at_that_path() -> None:
+    # What the panel's "Connected receivers" section asks: the same answer as the tracer's.
+    config = build_config(
+        {"POLICIES": {"django.core.signals.setting_changed": "off", "a.b": "count"}}
+    )
+    assert config.policy_for_path("django.test.signals.setting_changed") is Policy.OFF
+    assert config.policy_for_path("django.db.models.signals.post_init") is Policy.COUNT
+    assert config.policy_for_path("tests.testapp.signals.order_placed") is Policy.SPAN
+    # A path that names nothing loaded (a registry name of an unnamed signal) goes by spelling.
+    assert config.policy_for_path("a.b") is Policy.COUNT
+    assert config.policy_for_path("whatever:unnamed_signal") is Policy.SPAN
