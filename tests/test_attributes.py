@@ -125,6 +125,41 @@ def test_model_signal_kwargs_keep_identifiers_never_field_values() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("pk", "recorded"),
+    [
+        ("sku-" + "9" * 100, {"django.signal.instance.pk": "sku-" + "9" * 59 + "…"}),
+        (
+            uuid.UUID(int=1),
+            {"django.signal.instance.pk": "00000000-0000-0000-0000-000000000001"},
+        ),
+        (2**70, {}),  # not an OpenTelemetry int
+        (None, {}),  # not saved yet
+        (7.5, {}),  # whatever else the field holds is left out
+    ],
+)
+def test_instance_pks_are_recorded_only_when_plain(pk: Any, recorded: dict[str, Any]) -> None:
+    assert attributes(post_init, instance=Author(pk=pk)) == recorded
+
+
+@pytest.mark.parametrize(
+    ("signal", "named"),
+    [
+        (post_init, {"instance": "not a model instance"}),
+        (setting_changed, {"setting": 42, "value": "secret", "enter": True}),
+        (m2m_changed, {"model": "not a class", "pk_set": "123", "reverse": "yes"}),
+        (post_migrate, {"app_config": "testapp", "plan": (1, 2)}),
+        (connection_created, {"connection": "postgres://user:pw@host/db"}),
+        (template_rendered, {"template": "secret.html"}),
+        (post_save, {"update_fields": "name", "created": 1, "using": None}),
+    ],
+)
+def test_built_in_signals_sent_by_hand_with_other_types_record_none_of_them(
+    signal: Signal, named: dict[str, Any]
+) -> None:
+    assert attributes(signal, **named) == {}
+
+
 def test_a_custom_signal_records_none_of_the_built_in_kwarg_names() -> None:
     # The audit signal: these are the values that leaked by name.
     sent = {
