@@ -32,6 +32,7 @@ from django.test.signals import template_rendered
 from django.utils.functional import SimpleLazyObject
 
 from signal_tracing.attributes import (
+    MAX_CHAINED_EXCEPTIONS,
     MAX_SEQUENCE_ITEMS,
     MAX_STACKTRACE_LENGTH,
     cleanse_setting_value,
@@ -42,6 +43,7 @@ from signal_tracing.attributes import (
     plain_value,
     template_name,
 )
+from signal_tracing.naming import TRUNCATED_MARK
 from tests.testapp.models import Author, ExplodingRepr
 
 audit = Signal()
@@ -473,6 +475,48 @@ def test_chained_exceptions_are_shown_with_their_types_and_messages_only_if_aske
     assert "alice" not in str(quiet)
     loud = exception_attributes(error, record_message=True, limit=64)["exception.stacktrace"]
     assert "builtins.KeyError: 'alice@example.com'" in str(loud)
+
+
+def test_implicit_chains_are_shown_and_cycles_end_the_chain() -> None:
+    def handling() -> None:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise RuntimeError("outer")  # noqa: B904 - the implicit chain is the point
+
+    trace = str(
+        exception_attributes(raised_by(handling), record_message=False, limit=64)[
+            "exception.stacktrace"
+        ]
+    )
+    assert "builtins.KeyError\n\nDuring handling of the above exception" in trace
+    first, second = ValueError("a"), TypeError("b")
+    first.__cause__, second.__cause__ = second, first  # a cycle: each shown once
+    cyclic = str(
+        exception_attributes(first, record_message=False, limit=64)["exception.stacktrace"]
+    )
+    assert cyclic.count("builtins.ValueError") == cyclic.count("builtins.TypeError") == 1
+
+
+def test_a_long_chain_of_deep_stacks_keeps_its_end_within_the_bound() -> None:
+    # Two functions calling each other: traceback folds a frame repeated in a row.
+    def recurse(depth: int, cause: BaseException | None) -> None:
+        if depth:
+            other(depth - 1, cause)
+        raise LookupError("deep") from cause
+
+    def other(depth: int, cause: BaseException | None) -> None:
+        recurse(depth, cause)
+
+    error: BaseException | None = None
+    for _ in range(MAX_CHAINED_EXCEPTIONS * 2):  # more links than are shown
+        error = raised_by(recurse, 100, error)
+    assert error is not None
+    trace = str(exception_attributes(error, record_message=False, limit=64)["exception.stacktrace"])
+    assert len(trace) == MAX_STACKTRACE_LENGTH
+    assert trace.startswith(TRUNCATED_MARK)
+    assert trace.endswith("builtins.LookupError\n")  # the outermost exception, where it ended
+    assert trace.count("builtins.LookupError") <= MAX_CHAINED_EXCEPTIONS
 
 
 def test_patterns_match_dotted_names() -> None:
