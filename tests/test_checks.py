@@ -6,6 +6,7 @@ import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,6 +95,7 @@ def test_unknown_keys_get_the_closest_known_keys_not_all_of_them(key: str, hint:
         ("JAEGER_URL", "ftp://jaeger:16686"),
         ("JAEGER_URL", "http://"),
         ("JAEGER_URL", "http://[::1"),
+        ("JAEGER_URL", 16686),
     ],
 )
 def test_wrong_types_and_values_say_what_is_expected(key: str, value: Any) -> None:
@@ -147,6 +149,26 @@ def test_policy_keys_that_name_no_signal_are_errors_with_a_suggestion(
     assert error.id == "signal_tracing.E005"
     assert error.msg.startswith(f"SIGNAL_TRACING['POLICIES'] key {key!r} {message}")
     assert error.hint.startswith(hint)
+
+
+def test_a_policy_key_that_is_not_a_string_is_an_error() -> None:
+    [error] = errors_for({"POLICIES": {("post_save",): "off"}})
+    assert error.id == "signal_tracing.E005"
+    assert error.msg == "SIGNAL_TRACING['POLICIES'] key ('post_save',) is not a string."
+
+
+def test_the_checks_import_the_module_a_policy_key_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As Django imports the paths its settings name; at run time nothing is imported.
+    (tmp_path / "not_yet_imported_signals.py").write_text(
+        "from django.dispatch import Signal\nparcel_lost = Signal()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "not_yet_imported_signals", raising=False)
+    assert errors_for({"POLICIES": {"not_yet_imported_signals.parcel_lost": "off"}}) == []
+    assert "not_yet_imported_signals" in sys.modules
+    monkeypatch.delitem(sys.modules, "not_yet_imported_signals")
 
 
 @pytest.fixture

@@ -143,3 +143,23 @@ def test_a_policy_asked_by_path_goes_by_the_signal_at_that_path() -> None:
     # A path that names nothing loaded (a registry name of an unnamed signal) goes by spelling.
     assert config.policy_for_path("a.b") is Policy.COUNT
     assert config.policy_for_path("whatever:unnamed_signal") is Policy.SPAN
+
+
+def test_values_are_converted_to_the_configs_types() -> None:
+    config = build_config(
+        {
+            "DEFAULT_POLICY": "count",
+            "SLOW_RECEIVER_MS": 5,
+            "EXIT_FLUSH_TIMEOUT": 1,
+            "EXCLUDE_SENDERS": ["shop.*"],
+            "POLICIES": {"post_save": "off"},
+        }
+    )
+    assert config.default_policy is Policy.COUNT
+    assert type(config.slow_receiver_ms) is float
+    assert config.slow_receiver_ms == 5.0
+    assert type(config.exit_flush_timeout) is float
+    assert config.exclude_senders == ("shop.*",)
+    assert config.policies["post_save"] is Policy.OFF
+    assert config.policies["django.db.models.signals.post_init"] is Policy.COUNT  # defaults kept
+    assert build_config(["not", "a", "dict"]) == Config()
