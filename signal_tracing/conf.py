@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-from django.dispatch import Signal
-
-from signal_tracing.naming import close_matches, did_you_mean, find_loaded, lookup_signal
 from signal_tracing.records import Policy
+
+if TYPE_CHECKING:
+    from django.dispatch import Signal
 
 SETTING_NAME: Final = "SIGNAL_TRACING"
 
@@ -72,6 +72,9 @@ class Config:
         win over the defaults. Called once per signal (the result is cached with the signal's
         other facts).
         """
+        # naming imports Django: not at this module's import (the pytest plugin reads it).
+        from signal_tracing.naming import find_loaded, lookup_signal
+
         short_name = signal_path.rpartition(".")[2]
         for key, policy in list(self.policies.items())[::-1]:
             if key == signal_path:
@@ -86,6 +89,10 @@ class Config:
     def policy_for_path(self, signal_path: str) -> Policy:
         """Return the policy of the signal at ``signal_path`` in a loaded module (for pages
         that list signals by path); a path that names nothing loaded matches by spelling."""
+        from django.dispatch import Signal
+
+        from signal_tracing.naming import find_loaded
+
         signal = find_loaded(signal_path)
         if isinstance(signal, Signal):
             return self.policy_for(signal, signal_path)
@@ -252,6 +259,8 @@ def validate(raw: object) -> list[Problem]:
 
 
 def _unknown_key_hint(key: object) -> str:
+    from signal_tracing.naming import close_matches, did_you_mean
+
     close = close_matches(key.upper(), KEYS) if isinstance(key, str) else []
     if close:
         return did_you_mean(close)
@@ -295,6 +304,8 @@ def _policy_key_problems(policies: Mapping[Any, object]) -> list[Problem]:
 
 
 def _signal_for_check(key: str) -> tuple[Signal | None, Problem | None]:
+    from signal_tracing.naming import did_you_mean, find_loaded, lookup_signal
+
     lookup = lookup_signal(key)
     import_error = None
     if lookup.signal is None and lookup.not_imported is not None:

@@ -96,6 +96,7 @@ def test_unknown_keys_get_the_closest_known_keys_not_all_of_them(key: str, hint:
         ("JAEGER_URL", "http://"),
         ("JAEGER_URL", "http://[::1"),
         ("JAEGER_URL", 16686),
+        ("EXIT_FLUSH_TIMEOUT", float("inf")),
     ],
 )
 def test_wrong_types_and_values_say_what_is_expected(key: str, value: Any) -> None:
@@ -173,11 +174,11 @@ def test_the_checks_import_the_module_a_policy_key_names(
 
 @pytest.fixture
 def twin_signals() -> Iterator[None]:
-    """Two loaded modules that each define a signal called ``parcel_sent``."""
+    """Two loaded modules that each define a signal called ``parcel_twice``."""
     names = ("tests.twin_shop_signals", "tests.twin_post_signals")
     for name in names:
         module = types.ModuleType(name)
-        module.parcel_sent = Signal()  # type: ignore[attr-defined]
+        module.parcel_twice = Signal()  # type: ignore[attr-defined]
         sys.modules[name] = module
     yield
     for name in names:
@@ -186,11 +187,11 @@ def twin_signals() -> Iterator[None]:
 
 @pytest.mark.usefixtures("twin_signals")
 def test_a_short_name_shared_by_several_signals_lists_them() -> None:
-    [error] = errors_for({"POLICIES": {"parcel_sent": "off"}})
+    [error] = errors_for({"POLICIES": {"parcel_twice": "off"}})
     assert error.id == "signal_tracing.E005"
     assert error.msg == (
-        "SIGNAL_TRACING['POLICIES'] key 'parcel_sent' is the short name of several signals: "
-        "tests.twin_post_signals.parcel_sent, tests.twin_shop_signals.parcel_sent."
+        "SIGNAL_TRACING['POLICIES'] key 'parcel_twice' is the short name of several signals: "
+        "tests.twin_post_signals.parcel_twice, tests.twin_shop_signals.parcel_twice."
     )
     assert error.hint == "Use the dotted path of the one you mean."
 
