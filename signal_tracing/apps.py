@@ -5,13 +5,17 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.signals import setting_changed
 
-from signal_tracing.conf import SETTING_NAME
+from signal_tracing.conf import SETTING_NAME, read_setting, validated_config
 
 
-def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+def _setting_changed(*, setting: str, enter: bool = True, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
         from signal_tracing.instrumentation import apply_settings
 
+        if enter:
+            # A bad value raises ImproperlyConfigured here; override_settings then puts the
+            # old value back (and tells us, enter=False), so tracing is left as it was.
+            validated_config(read_setting())
         apply_settings()
 
 

@@ -1,24 +1,38 @@
-"""Span attribute keys and span-name formats (the telemetry contract), and kwargs -> attributes.
+"""Span attribute keys and span-name formats (the telemetry contract), and values -> attributes.
 
-Only allow-listed keyword arguments become attributes, each through an extractor that reads
-identifiers and sizes, never field values, request data or connection settings. Every key
-here is listed in ``docs/telemetry.md``; a test keeps the two in step.
+A built-in signal's keyword arguments become attributes only for that signal (found by
+identity, never by the argument's name), each through an extractor that reads identifiers and
+sizes, never field values, request data or connection settings; other signals' arguments only
+when named in ``RECORD_KWARGS``. Nothing here calls ``repr()``/``str()`` on, or evaluates, an
+object of the application's: types are checked with ``type()``, never ``isinstance()`` (which
+reads ``__class__`` and so evaluates lazy objects), and other objects are described by type.
+Every value is a plain OpenTelemetry value, bounded (see ``MAX_SEQUENCE_ITEMS``,
+``MAX_STACKTRACE_LENGTH``). Every key here is listed in ``docs/telemetry.md``; a test keeps the
+two in step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import functools
+import itertools
+import re
+import sys
+import traceback
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from types import FunctionType, MethodType
+from typing import Any, Final, TypeAlias
 
 from django.apps import AppConfig
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
+from django.dispatch import Signal
 from django.template.base import Template
 from opentelemetry.util.types import AttributeValue
 
-from signal_tracing.naming import sender_label, truncate
+from signal_tracing.naming import BUILTIN_SIGNALS, TRUNCATED_MARK, sender_label, truncate
 
 # Dispatch (firing) attributes.
 SIGNAL_NAME: Final = "django.signal.name"
@@ -82,6 +96,12 @@ RECEIVER_ASYNC: Final = "django.signal.receiver.async"
 RECEIVER_OUTCOME: Final = "django.signal.receiver.outcome"
 ERROR_TYPE: Final = "error.type"
 
+# The exception event of a failed receiver, request or command (OpenTelemetry conventions).
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+
 # Span names. Both parts are low-cardinality: signal names and receiver code paths.
 DISPATCH_SPAN_NAME: Final = "{signal} {method}"
 RECEIVER_SPAN_NAME: Final = "{receiver}"
@@ -117,150 +137,450 @@ STARTUP_SPAN_NAME: Final = "django.setup"
 
 REDACTED: Final = "********************"
 
+#: The most items of one sequence attribute (``update_fields``, a list in ``RECORD_KWARGS``);
+#: a longer sequence keeps its first ``MAX_SEQUENCE_ITEMS - 1`` items and ends with
+#: ``"… N more"``.
+MAX_SEQUENCE_ITEMS: Final = 64
+#: The most characters of an ``exception.stacktrace``; a longer one keeps its end (the
+#: innermost frames and the exception itself) after a leading ``…``.
+MAX_STACKTRACE_LENGTH: Final = 16_384
+#: The innermost frames kept of each traceback, and the most exceptions of a chain shown.
+MAX_STACKTRACE_FRAMES: Final = 64
+MAX_CHAINED_EXCEPTIONS: Final = 8
+#: How deep a ``setting_changed`` value's dicts, lists, tuples and sets are rendered.
+MAX_SETTING_DEPTH: Final = 8
 
-def _pk_text(pk: object, limit: int) -> str | int | None:
-    if pk is None:
-        return None
-    if isinstance(pk, int) and not isinstance(pk, bool):
-        return pk
-    if isinstance(pk, (str, uuid.UUID)):
-        return truncate(str(pk), limit)
-    return None
+#: Adds the attributes of one keyword argument: ``(sent kwargs, MAX_ATTRIBUTE_LENGTH, into)``.
+Extractor: TypeAlias = Callable[[Mapping[str, Any], int, dict[str, AttributeValue]], None]
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_MAX_INT_BITS: Final = 256  # wider ints are not turned into text (that takes quadratic time)
 
 
-def _instance(value: object, limit: int) -> dict[str, AttributeValue]:
-    # Only Django models have a pk we can read without side effects.
-    if not isinstance(value, Model):
-        return {}
-    pk = _pk_text(value.pk, limit)
-    return {} if pk is None else {KWARG_INSTANCE_PK: pk}
+def type_description(cls: type) -> str:
+    """Describe an object by its type only: ``<myapp.models.Gateway>``."""
+    return f"<{cls.__module__}.{cls.__qualname__}>"
 
 
-def _bool(key: str) -> Callable[[object, int], dict[str, AttributeValue]]:
-    def extract(value: object, limit: int) -> dict[str, AttributeValue]:
-        return {key: value} if isinstance(value, bool) else {}
+def _is_plain_collection(value_type: type) -> bool:
+    # Exact builtins only: iterating them runs no code of the application's.
+    return value_type is list or value_type is tuple or value_type is set or value_type is frozenset
+
+
+def _item_text(item: object, limit: int) -> str:
+    item_type = type(item)
+    if item_type is str:
+        return truncate(item, limit)  # type: ignore[arg-type]
+    if item is None or item_type is bool or item_type is float:
+        return repr(item)
+    if item_type is int and item.bit_length() <= _MAX_INT_BITS:  # type: ignore[attr-defined]
+        return truncate(repr(item), limit)
+    return type_description(item_type)
+
+
+def _bounded_texts(items: Iterable[object], size: int, limit: int, ordered: bool) -> list[str]:
+    """Texts of at most ``MAX_SEQUENCE_ITEMS`` items; ``ordered``: sort them (sets) if whole."""
+    if size > MAX_SEQUENCE_ITEMS:
+        kept = MAX_SEQUENCE_ITEMS - 1
+        texts = [_item_text(item, limit) for item in itertools.islice(items, kept)]
+        texts.append(f"{TRUNCATED_MARK} {size - kept} more")
+        return texts
+    texts = [_item_text(item, limit) for item in items]
+    if ordered:
+        texts.sort()
+    return texts
+
+
+def plain_value(value: object, limit: int) -> AttributeValue:
+    """Return ``value`` as an attribute value, never running the application's code.
+
+    Booleans, floats, 64-bit ints and strings as they are (strings cut at ``limit``); lists,
+    tuples and sets of them as a list of strings (at most ``MAX_SEQUENCE_ITEMS``, sets sorted);
+    ``None`` as ``"None"``; anything else, subclasses and lazy objects included, as its type.
+    """
+    value_type = type(value)
+    if value_type is bool or value_type is float:
+        return value  # type: ignore[return-value]
+    if value_type is int and _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+        return value  # type: ignore[return-value]
+    if _is_plain_collection(value_type):
+        items: Any = value
+        return _bounded_texts(
+            items, len(items), limit, value_type is set or value_type is frozenset
+        )
+    return _item_text(value, limit)
+
+
+# --- one extractor per kind of keyword argument -------------------------------------------------
+
+
+def _bool(kwarg: str, key: str) -> Extractor:
+    def extract(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+        value = named.get(kwarg)
+        if type(value) is bool:
+            into[key] = value
 
     return extract
 
 
-def _str(key: str) -> Callable[[object, int], dict[str, AttributeValue]]:
-    def extract(value: object, limit: int) -> dict[str, AttributeValue]:
-        return {key: truncate(value, limit)} if isinstance(value, str) else {}
+def _str(kwarg: str, key: str) -> Extractor:
+    def extract(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+        value = named.get(kwarg)
+        if type(value) is str:
+            into[key] = truncate(value, limit)
 
     return extract
 
 
-def _update_fields(value: object, limit: int) -> dict[str, AttributeValue]:
-    if not isinstance(value, (frozenset, set, list, tuple)):
-        return {}
-    names = sorted(truncate(name, limit) for name in value if isinstance(name, str))
-    return {KWARG_UPDATE_FIELDS: names}
+def _instance_pk(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    instance = named.get("instance")
+    model = type(instance)
+    if not issubclass(model, Model):
+        return
+    pk_field = model._meta.pk
+    if pk_field is None:
+        return
+    # The pk as stored on the instance: reading ``instance.pk`` could load a deferred field.
+    pk: Any = vars(instance).get(pk_field.attname)
+    pk_type = type(pk)
+    if pk_type is int and _INT64_MIN <= pk <= _INT64_MAX:
+        into[KWARG_INSTANCE_PK] = pk
+    elif pk_type is str:
+        into[KWARG_INSTANCE_PK] = truncate(pk, limit)
+    elif pk_type is uuid.UUID:
+        into[KWARG_INSTANCE_PK] = str(pk)
 
 
-def _model(value: object, limit: int) -> dict[str, AttributeValue]:
-    return {KWARG_M2M_MODEL: sender_label(value)} if isinstance(value, type) else {}
+def _update_fields(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    fields: Any = named.get("update_fields")
+    if _is_plain_collection(type(fields)):
+        into[KWARG_UPDATE_FIELDS] = _bounded_texts(fields, len(fields), limit, ordered=True)
 
 
-def _pk_set(value: object, limit: int) -> dict[str, AttributeValue]:
-    if isinstance(value, (set, frozenset, list, tuple)):
-        return {KWARG_M2M_PK_SET_SIZE: len(value)}
-    return {}
+def _m2m_model(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    model = named.get("model")
+    if issubclass(type(model), type):
+        into[KWARG_M2M_MODEL] = truncate(sender_label(model), limit)
 
 
-def _app_config(value: object, limit: int) -> dict[str, AttributeValue]:
-    if isinstance(value, AppConfig) and isinstance(value.label, str):
-        return {KWARG_APP_LABEL: value.label}
-    return {}
+def _pk_set(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    pk_set: Any = named.get("pk_set")
+    if _is_plain_collection(type(pk_set)):
+        into[KWARG_M2M_PK_SET_SIZE] = len(pk_set)
 
 
-def _plan(value: object, limit: int) -> dict[str, AttributeValue]:
-    return {KWARG_PLAN_SIZE: len(value)} if isinstance(value, list) else {}
+def _app_label(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    app_config = named.get("app_config")
+    if issubclass(type(app_config), AppConfig):
+        label = getattr(app_config, "label", None)
+        if type(label) is str:
+            into[KWARG_APP_LABEL] = truncate(label, limit)
 
 
-def _connection(value: object, limit: int) -> dict[str, AttributeValue]:
-    if not isinstance(value, BaseDatabaseWrapper):
-        return {}
+def _plan(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    plan = named.get("plan")
+    if type(plan) is list:
+        into[KWARG_PLAN_SIZE] = len(plan)
+
+
+def _connection(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    connection = named.get("connection")
+    if not issubclass(type(connection), BaseDatabaseWrapper):
+        return
     # Vendor and alias only: settings_dict holds host, user and password.
-    return {DB_SYSTEM: value.vendor, DB_SYSTEM_NAME: value.vendor, DB_ALIAS: value.alias}
-
-
-def _template(value: object, limit: int) -> dict[str, AttributeValue]:
-    name = getattr(value, "name", None) if _is_template(value) else None
-    return {KWARG_TEMPLATE: truncate(name, limit)} if isinstance(name, str) else {}
-
-
-def _is_template(value: object) -> bool:
-    return isinstance(value, Template)
+    vendor = getattr(connection, "vendor", None)
+    alias = getattr(connection, "alias", None)
+    if type(vendor) is str:
+        into[DB_SYSTEM] = into[DB_SYSTEM_NAME] = truncate(vendor, limit)
+    if type(alias) is str:
+        into[DB_ALIAS] = truncate(alias, limit)
 
 
 def template_name(value: object) -> str | None:
     """Return a template's name (``None`` for string templates), for exclusion matching."""
-    name = getattr(value, "name", None) if _is_template(value) else None
-    return name if isinstance(name, str) else None
+    if not issubclass(type(value), Template):
+        return None
+    name = getattr(value, "name", None)
+    return name if type(name) is str else None
 
 
-def cleanse_setting_value(setting: str, value: object, limit: int) -> str:
-    """Return a setting's value as Django's error reporter would show it, truncated."""
-    from django.views.debug import SafeExceptionReporterFilter
-
-    cleansed = SafeExceptionReporterFilter().cleanse_setting(setting, value)
-    if isinstance(cleansed, (str, int, float, bool)) or cleansed is None:
-        return truncate(str(cleansed), limit)
-    if isinstance(cleansed, (dict, list, tuple)):
-        try:
-            return truncate(repr(cleansed), limit)
-        except Exception:
-            return f"<{type(cleansed).__name__}>"
-    return f"<{type(cleansed).__module__}.{type(cleansed).__qualname__}>"
+def _template(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    name = template_name(named.get("template"))
+    if name is not None:
+        into[KWARG_TEMPLATE] = truncate(name, limit)
 
 
-_EXTRACTORS: Final[Mapping[str, Callable[[object, int], dict[str, AttributeValue]]]] = {
-    "created": _bool(KWARG_CREATED),
-    "raw": _bool(KWARG_RAW),
-    "using": _str(KWARG_USING),
-    "update_fields": _update_fields,
-    "instance": _instance,
-    "action": _str(KWARG_M2M_ACTION),
-    "model": _model,
-    "reverse": _bool(KWARG_M2M_REVERSE),
-    "pk_set": _pk_set,
-    "app_config": _app_config,
-    "plan": _plan,
-    "connection": _connection,
-    "template": _template,
-    "setting": _str(KWARG_SETTING),
-    "enter": _bool(KWARG_SETTING_ENTER),
+def _setting(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+    setting = named.get("setting")
+    if type(setting) is not str:
+        return
+    into[KWARG_SETTING] = truncate(setting, limit)
+    if "value" in named:
+        into[KWARG_SETTING_VALUE] = cleanse_setting_value(setting, named["value"], limit)
+    enter = named.get("enter")
+    if type(enter) is bool:
+        into[KWARG_SETTING_ENTER] = enter
+
+
+def _opted_in(kwarg: str) -> Extractor:
+    key = KWARG_PREFIX + kwarg
+
+    def extract(named: Mapping[str, Any], limit: int, into: dict[str, AttributeValue]) -> None:
+        if kwarg in named:
+            into[key] = plain_value(named[kwarg], limit)
+
+    return extract
+
+
+_USING: Final = _str("using", KWARG_USING)
+_SAVE: Final = (_instance_pk, _bool("raw", KWARG_RAW), _USING, _update_fields)
+_MIGRATE: Final = (_app_label, _USING, _plan)
+
+#: What is recorded of each built-in signal's keyword arguments, by its documented path. Only
+#: the signal itself gets these: another signal sending ``action=`` or ``using=`` gets nothing.
+BUILTIN_KWARGS: Final[Mapping[str, tuple[Extractor, ...]]] = {
+    "django.db.models.signals.post_init": (_instance_pk,),
+    "django.db.models.signals.pre_save": _SAVE,
+    "django.db.models.signals.post_save": (*_SAVE, _bool("created", KWARG_CREATED)),
+    "django.db.models.signals.pre_delete": (_instance_pk, _USING),
+    "django.db.models.signals.post_delete": (_instance_pk, _USING),
+    "django.db.models.signals.m2m_changed": (
+        _str("action", KWARG_M2M_ACTION),
+        _instance_pk,
+        _bool("reverse", KWARG_M2M_REVERSE),
+        _m2m_model,
+        _pk_set,
+        _USING,
+    ),
+    "django.db.models.signals.pre_migrate": _MIGRATE,
+    "django.db.models.signals.post_migrate": _MIGRATE,
+    "django.test.signals.setting_changed": (_setting,),
+    "django.test.signals.template_rendered": (_template,),
+    "django.db.backends.signals.connection_created": (_connection,),
 }
 
 
-def _opted_in_value(value: object, limit: int) -> AttributeValue:
-    if isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return truncate(value, limit)
-    if isinstance(value, (list, tuple, set, frozenset)) and all(
-        isinstance(item, (str, int, float, bool)) for item in value
-    ):
-        return [truncate(str(item), limit) for item in value]
-    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+def _builtin_path(signal: Signal) -> str | None:
+    # By identity, in modules already imported (a built-in signal exists only once its
+    # module is): a signal of the project's own is never taken for one of Django's.
+    for module_name, attribute, path in BUILTIN_SIGNALS:
+        module = sys.modules.get(module_name)
+        if module is not None and vars(module).get(attribute) is signal:
+            return path
+    return None
+
+
+def kwargs_extractors(signal: Signal, record_kwargs: tuple[str, ...]) -> tuple[Extractor, ...]:
+    """Return what records ``signal``'s keyword arguments, to compute once per signal.
+
+    One of Django's built-in signals gets its own allow-list (:data:`BUILTIN_KWARGS`, which
+    ``RECORD_KWARGS`` does not extend); any other signal the ``RECORD_KWARGS`` names only.
+    """
+    path = _builtin_path(signal)
+    if path is not None:
+        return BUILTIN_KWARGS.get(path, ())
+    return tuple(_opted_in(kwarg) for kwarg in dict.fromkeys(record_kwargs))
 
 
 def kwargs_attributes(
-    named: Mapping[str, Any], limit: int, record_kwargs: tuple[str, ...]
+    named: Mapping[str, Any], extractors: tuple[Extractor, ...], limit: int
 ) -> dict[str, AttributeValue]:
-    """Return the privacy-safe attributes for a firing's keyword arguments."""
+    """Return the attributes of a firing's keyword arguments, by its signal's extractors."""
     attributes: dict[str, AttributeValue] = {}
-    for key, value in named.items():
-        extractor = _EXTRACTORS.get(key)
-        if extractor is not None:
-            attributes.update(extractor(value, limit))
-        elif key in record_kwargs:
-            attributes[KWARG_PREFIX + key] = _opted_in_value(value, limit)
-    if "setting" in named and isinstance(named["setting"], str) and "value" in named:
-        attributes[KWARG_SETTING_VALUE] = cleanse_setting_value(
-            named["setting"], named["value"], limit
-        )
+    for extract in extractors:
+        extract(named, limit, attributes)
     return attributes
+
+
+# --- setting_changed values ---------------------------------------------------------------------
+
+
+@functools.cache
+def _hidden_settings() -> re.Pattern[str]:
+    from django.views.debug import SafeExceptionReporterFilter
+
+    return SafeExceptionReporterFilter.hidden_settings
+
+
+class _Full(Exception):
+    """The rendering reached its length limit: stop walking the value."""
+
+
+class _Rendering:
+    __slots__ = ("budget", "parts")
+
+    def __init__(self, budget: int) -> None:
+        self.parts: list[str] = []
+        self.budget = budget
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.budget -= len(text)
+        if self.budget < 0:
+            raise _Full
+
+
+def cleanse_setting_value(setting: str, value: object, limit: int) -> str:
+    """Return a setting's value as Django's error reporter shows it, never running app code.
+
+    Secrets are replaced as ``SafeExceptionReporterFilter`` replaces them (by the setting's
+    name, and inside dicts by each key). A string is shown as it is; numbers, booleans,
+    ``None`` and dicts, lists, tuples and sets of these are rendered like ``repr()``, up to
+    ``limit`` characters, so a huge value costs no more than a small one; classes and
+    functions by their dotted name; any other object by its type (``<myapp.gateways.Gateway>``).
+    """
+    hidden = _hidden_settings()
+    if hidden.search(setting):
+        return truncate(REDACTED, limit)
+    if type(value) is str:
+        return truncate(value, limit)  # as it is; quoted inside containers only
+    rendering = _Rendering(limit)
+    with contextlib.suppress(_Full):
+        _render(value, hidden, rendering, MAX_SETTING_DEPTH)
+    return truncate("".join(rendering.parts), limit)
+
+
+def _render(value: object, hidden: re.Pattern[str], into: _Rendering, depth: int) -> None:
+    value_type = type(value)
+    if value_type is str:
+        text: Any = value
+        into.add(repr(text[: into.budget + 1]))  # a longer string overflows the budget anyway
+    elif value is None or value_type is bool or value_type is float:
+        into.add(repr(value))
+    elif value_type is int:
+        into.add(_item_text(value, into.budget + 1))
+    elif issubclass(value_type, type) or value_type is FunctionType or value_type is MethodType:
+        into.add(sender_label(value))
+    elif not issubclass(value_type, (dict, list, tuple, set, frozenset)):
+        into.add(type_description(value_type))
+    elif depth == 0:
+        into.add(TRUNCATED_MARK)
+    elif issubclass(value_type, dict):
+        # dict.items(), list.__iter__() and so on read the builtin storage directly: a
+        # subclass's overrides (the application's code) never run.
+        into.add("{")
+        entries: Any = dict.items(value)  # type: ignore[arg-type]
+        for index, (key, item) in enumerate(entries):
+            if index:
+                into.add(", ")
+            _render(key, hidden, into, 0)
+            into.add(": ")
+            if issubclass(type(key), str) and hidden.search(key):
+                into.add(repr(REDACTED))
+            else:
+                _render(item, hidden, into, depth - 1)
+        into.add("}")
+    else:
+        _render_items(value, value_type, hidden, into, depth)
+
+
+def _render_items(
+    value: Any, value_type: type, hidden: re.Pattern[str], into: _Rendering, depth: int
+) -> None:
+    if issubclass(value_type, list):
+        opening, closing, items = "[", "]", list.__iter__(value)
+    elif issubclass(value_type, tuple):
+        opening, closing, items = (
+            "(",
+            ",)" if tuple.__len__(value) == 1 else ")",
+            tuple.__iter__(value),
+        )
+    elif issubclass(value_type, set):
+        opening, closing, items = "{", "}", set.__iter__(value)
+    else:
+        opening, closing, items = "frozenset({", "})", frozenset.__iter__(value)
+    if issubclass(value_type, (set, frozenset)) and not len(value):
+        into.add("set()" if issubclass(value_type, set) else "frozenset()")
+        return
+    into.add(opening)
+    for index, item in enumerate(items):
+        if index:
+            into.add(", ")
+        _render(item, hidden, into, depth - 1)
+    into.add(closing)
+
+
+# --- exceptions ---------------------------------------------------------------------------------
+
+#: What joins chained exceptions in a stack trace, as ``traceback`` prints it.
+_CHAIN_LINES: Final = (
+    "\nThe above exception was the direct cause of the following exception:\n\n",
+    "\nDuring handling of the above exception, another exception occurred:\n\n",
+)
+
+
+def exception_attributes(
+    error: BaseException, *, record_message: bool, limit: int
+) -> dict[str, AttributeValue]:
+    """Return the attributes of an ``exception`` event for ``error``: bounded, never raising.
+
+    The message (``str(error)``, the one call into an object of the application's, made only
+    when ``RECORD_EXCEPTION_MESSAGES`` asks for it) is cut at ``limit`` characters, as are the
+    messages of chained exceptions in the stack trace; the stack trace keeps the innermost
+    ``MAX_STACKTRACE_FRAMES`` frames of each exception and at most ``MAX_STACKTRACE_LENGTH``
+    characters. Whatever cannot be read is left out: the event is still recorded.
+    """
+    error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    attributes: dict[str, AttributeValue] = {EXCEPTION_TYPE: error_type}
+    try:
+        if record_message:
+            attributes[EXCEPTION_MESSAGE] = _exception_message(error, limit)
+        attributes[EXCEPTION_STACKTRACE] = _stacktrace(error, record_message, limit)
+    except Exception:
+        pass
+    return attributes
+
+
+def _exception_message(error: BaseException, limit: int) -> str:
+    try:
+        message = str(error)
+    except Exception:
+        return "<exception str() failed>"
+    # str() returns whatever __str__ returned if it is a str: a subclass is copied as text.
+    return truncate(str.__str__(message), limit)
+
+
+def _stacktrace(error: BaseException, record_message: bool, limit: int) -> str:
+    lines: list[str] = []
+    for exception, link in _chain(error):
+        summary = traceback.StackSummary.extract(
+            traceback.walk_tb(exception.__traceback__), limit=-MAX_STACKTRACE_FRAMES
+        )
+        if summary:
+            lines.append("Traceback (most recent call last):\n")
+            lines.extend(summary.format())
+        last = f"{type(exception).__module__}.{type(exception).__qualname__}"
+        if record_message:
+            last += f": {_exception_message(exception, limit)}"
+        lines.append(last + "\n")
+        lines.append(link)
+    text = "".join(lines)
+    if len(text) > MAX_STACKTRACE_LENGTH:
+        text = TRUNCATED_MARK + text[len(text) - MAX_STACKTRACE_LENGTH + 1 :]
+    return text
+
+
+def _chain(error: BaseException) -> list[tuple[BaseException, str]]:
+    """``error`` and the exceptions it was raised from or while handling, outermost first,
+    each with the line that joins it to the next (as ``traceback`` prints them)."""
+    chain = [(error, "")]
+    seen = {id(error)}
+    current = error
+    while len(chain) < MAX_CHAINED_EXCEPTIONS:
+        if current.__cause__ is not None:
+            following, link = current.__cause__, _CHAIN_LINES[0]
+        elif current.__context__ is not None and not current.__suppress_context__:
+            following, link = current.__context__, _CHAIN_LINES[1]
+        else:
+            break
+        if id(following) in seen:
+            break
+        seen.add(id(following))
+        chain.append((following, link))
+        current = following
+    chain.reverse()
+    return chain
 
 
 def matches_any(name: str, patterns: tuple[str, ...]) -> bool:

@@ -1,8 +1,9 @@
 """The ``SIGNAL_TRACING`` setting: defaults, validation and a typed, frozen view of it.
 
-This is the only module that reads ``settings.SIGNAL_TRACING``. Reading never raises: a broken
-value falls back to its default here and is reported by the system checks (``checks.py``),
-which call :func:`validate` on the same raw value.
+This is the only module that reads ``settings.SIGNAL_TRACING``. Reading at start-up never
+raises: a broken value falls back to its default here and is reported by the system checks
+(``checks.py``), which call :func:`validate` on the same raw value. A value changed at run time
+(``override_settings``) goes through :func:`validated_config`, which raises the same messages.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from urllib.parse import urlsplit
 
 from signal_tracing.records import Policy
+
+if TYPE_CHECKING:
+    from django.dispatch import Signal
 
 SETTING_NAME: Final = "SIGNAL_TRACING"
 
@@ -61,7 +66,39 @@ class Config:
     command_spans: bool = True
     test_spans: bool | None = None
 
-    def policy_for(self, signal_path: str) -> Policy:
+    def policy_for(self, signal: Signal, signal_path: str) -> Policy:
+        """Return the policy of ``signal``, whose dotted path is ``signal_path``.
+
+        A ``POLICIES`` key names a signal by any path it can be imported from, or by its short
+        name when no other signal has it; it is matched by identity, never by spelling, and
+        only in modules already imported. Keys written later win, so the setting's entries
+        win over the defaults. Called once per signal (the result is cached with the signal's
+        other facts).
+        """
+        # naming imports Django: not at this module's import (the pytest plugin reads it).
+        from signal_tracing.naming import find_loaded, lookup_signal
+
+        short_name = signal_path.rpartition(".")[2]
+        for key, policy in list(self.policies.items())[::-1]:
+            if key == signal_path:
+                return policy
+            if "." in key:
+                if find_loaded(key) is signal:
+                    return policy
+            elif key == short_name and lookup_signal(key).signal is signal:
+                return policy
+        return self.default_policy
+
+    def policy_for_path(self, signal_path: str) -> Policy:
+        """Return the policy of the signal at ``signal_path`` in a loaded module (for pages
+        that list signals by path); a path that names nothing loaded matches by spelling."""
+        from django.dispatch import Signal
+
+        from signal_tracing.naming import find_loaded
+
+        signal = find_loaded(signal_path)
+        if isinstance(signal, Signal):
+            return self.policy_for(signal, signal_path)
         return self.policies.get(signal_path, self.default_policy)
 
 
@@ -106,6 +143,18 @@ def _is_optional_str(value: object) -> bool:
     return value is None or (isinstance(value, str) and value != "")
 
 
+def _is_optional_url(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # such as an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _is_policy(value: object) -> bool:
     return isinstance(value, str) and value in Policy._value2member_map_
 
@@ -135,7 +184,8 @@ class _Key(NamedTuple):
 KEYS: Final[Mapping[str, _Key]] = {
     "ENABLED": _Key(_is_bool, "True or False"),
     "POLICIES": _Key(
-        _is_policy_mapping, 'a dict of signal dotted path -> "span", "count" or "off"'
+        _is_policy_mapping,
+        'a dict of signal (dotted path or short name) -> "span", "count" or "off"',
     ),
     "DEFAULT_POLICY": _Key(_is_policy, '"span", "count" or "off"'),
     "EXCLUDE_SENDERS": _Key(_is_string_list, "a list of dotted patterns such as 'myapp.*'"),
@@ -154,7 +204,9 @@ KEYS: Final[Mapping[str, _Key]] = {
     "INIT_FLOOD_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0"),
     "STORM_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0 (0 turns storm reports off)"),
     "SEND_SITE_ATTRIBUTES": _Key(_is_send_site_attributes, '"compact", "full" or "off"'),
-    "JAEGER_URL": _Key(_is_optional_str, "None or a URL such as 'http://localhost:16686'"),
+    "JAEGER_URL": _Key(
+        _is_optional_url, "None or an http(s) URL with a host, such as 'http://localhost:16686'"
+    ),
     "EXPORTER": _Key(_is_exporter, 'None, "otlp" or "console"'),
     "SERVICE_NAME": _Key(_is_optional_str, "None or a non-empty string"),
     "EXIT_FLUSH_TIMEOUT": _Key(_is_non_negative_number, "a number of seconds >= 0"),
@@ -167,7 +219,9 @@ KEYS: Final[Mapping[str, _Key]] = {
 def validate(raw: object) -> list[Problem]:
     """Return every problem with a raw ``SIGNAL_TRACING`` value, in key order.
 
-    Whether a POLICIES key names a real signal needs imports, so ``checks.py`` does that part.
+    ``POLICIES`` keys are resolved to signals only once the app registry is ready (system
+    checks, run-time changes), importing their modules if need be; ``instrument()`` options
+    given before ``django.setup()`` get that part checked by the system checks instead.
     """
     if not isinstance(raw, Mapping):
         return [
@@ -185,7 +239,7 @@ def validate(raw: object) -> list[Problem]:
                 Problem(
                     "signal_tracing.E002",
                     f"{SETTING_NAME} has an unknown key {key!r}.",
-                    "Known keys: " + ", ".join(sorted(KEYS)) + ".",
+                    _unknown_key_hint(key),
                 )
             )
         elif not spec.accepts(value):
@@ -198,17 +252,105 @@ def validate(raw: object) -> list[Problem]:
             )
     policies = raw.get("POLICIES")
     if isinstance(policies, Mapping):
-        for path, policy in policies.items():
+        for key, policy in policies.items():
             if not _is_policy(policy):
                 problems.append(
                     Problem(
                         "signal_tracing.E004",
-                        f"{SETTING_NAME}['POLICIES'][{path!r}] is {policy!r}, not a policy.",
+                        f"{SETTING_NAME}['POLICIES'][{key!r}] is {policy!r}, not a policy.",
                         'A policy is "span" (a span per firing), "count" (counted on the '
                         'enclosing span) or "off".',
                     )
                 )
+        if _apps_ready():
+            problems.extend(_policy_key_problems(policies))
     return problems
+
+
+def _unknown_key_hint(key: object) -> str:
+    from signal_tracing.naming import close_matches, did_you_mean
+
+    close = close_matches(key.upper(), KEYS) if isinstance(key, str) else []
+    if close:
+        return did_you_mean(close)
+    return f"{SETTING_NAME} keys are upper case; see the settings reference for all of them."
+
+
+def _apps_ready() -> bool:
+    from django.apps import apps
+
+    return apps.ready
+
+
+_KEY_HINT: Final = (
+    "A key is a signal's dotted path, any path it can be imported from "
+    "('django.db.models.signals.post_init', 'myapp.signals.order_paid'), or the short name "
+    "of one signal ('post_init')."
+)
+
+
+def _policy_key_problems(policies: Mapping[Any, object]) -> list[Problem]:
+    problems = []
+    named_by: dict[int, str] = {}  # id(signal) -> the first key that names it
+    for key in policies:
+        if not isinstance(key, str):
+            problems.append(_key_problem(key, "is not a string", _KEY_HINT))
+            continue
+        signal, problem = _signal_for_check(key)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        other = named_by.setdefault(id(signal), key)
+        if other != key:
+            problems.append(
+                Problem(
+                    "signal_tracing.E008",
+                    f"{SETTING_NAME}['POLICIES'] keys {other!r} and {key!r} name the same signal.",
+                    "Keep one of them: which one wins is not obvious to a reader.",
+                )
+            )
+    return problems
+
+
+def _signal_for_check(key: str) -> tuple[Signal | None, Problem | None]:
+    from signal_tracing.naming import did_you_mean, find_loaded, lookup_signal
+
+    lookup = lookup_signal(key)
+    import_error = None
+    if lookup.signal is None and lookup.not_imported is not None:
+        # The checks import what a key names, as Django imports the paths its settings name;
+        # at run time only loaded modules are looked at (importing can send signals).
+        from django.utils.module_loading import import_string
+
+        try:
+            import_string(key)
+        except Exception as error:  # ImportError, or whatever the module raised
+            import_error = error
+        else:
+            lookup = lookup_signal(key)
+    if lookup.signal is not None:
+        return lookup.signal, None
+    if lookup.candidates:
+        return None, _key_problem(
+            key,
+            "is the short name of several signals: " + ", ".join(lookup.candidates),
+            "Use the dotted path of the one you mean.",
+        )
+    found = find_loaded(key) if "." in key else None
+    if found is not None:
+        problem = f"is a {type(found).__name__}, not a django.dispatch.Signal"
+    elif import_error is not None:
+        problem = f"cannot be imported ({import_error})"
+    else:
+        problem = "names no signal"
+    hint = did_you_mean(lookup.suggestions) if lookup.suggestions else _KEY_HINT
+    return None, _key_problem(key, problem, hint)
+
+
+def _key_problem(key: object, problem: str, hint: str) -> Problem:
+    return Problem(
+        "signal_tracing.E005", f"{SETTING_NAME}['POLICIES'] key {key!r} {problem}.", hint
+    )
 
 
 def _converted(key: str, value: Any) -> Any:
@@ -265,6 +407,22 @@ def options_to_setting(options: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise ValueError(" ".join(f"{p.message} {p.hint}" for p in problems))
     return setting
+
+
+def validated_config(raw: object) -> Config:
+    """Return the config for a ``SIGNAL_TRACING`` value changed at run time, strictly.
+
+    Raise ``ImproperlyConfigured`` with the system checks' messages if anything is wrong, so
+    a bad ``override_settings()`` fails where it is written instead of being ignored.
+    """
+    problems = validate(raw)
+    if problems:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "\n".join(f"({p.check_id}) {p.message}\n\tHINT: {p.hint}" for p in problems)
+        )
+    return build_config(raw)
 
 
 def read_setting() -> object:

@@ -373,16 +373,32 @@ class FiringNode(Node):
             if span is not None:
                 spans.flush_node(call)
                 if error is not None:
-                    spans.record_error(span, error, record_message=self.record_messages)
+                    spans.record_error(
+                        span,
+                        error,
+                        record_message=self.record_messages,
+                        max_length=running.config.max_attribute_length,
+                    )
                     span.set_attribute(attrs.RECEIVER_OUTCOME, outcome.value)
                 span.end()
             elif error is not None and self.span is not None:
+                max_length = running.config.max_attribute_length
                 if self.merged:
-                    spans.record_error(self.span, error, record_message=self.record_messages)
+                    spans.record_error(
+                        self.span,
+                        error,
+                        record_message=self.record_messages,
+                        max_length=max_length,
+                    )
                 elif handled and call.rides_on_firing:
                     # No span of its own to mark; the firing did not fail (an error that
                     # propagates is recorded on the firing's span when it finishes).
-                    spans.record_exception(self.span, error, record_message=self.record_messages)
+                    spans.record_exception(
+                        self.span,
+                        error,
+                        record_message=self.record_messages,
+                        max_length=max_length,
+                    )
         except Exception:
             self.broken = True
             report_tracer_failure("leaving a receiver call")
@@ -396,10 +412,15 @@ class FiringNode(Node):
                 self.handled_errors += 1
             if self.span is None:
                 return
+            max_length = running.config.max_attribute_length
             if self.merged:
-                spans.record_error(self.span, error, record_message=self.record_messages)
+                spans.record_error(
+                    self.span, error, record_message=self.record_messages, max_length=max_length
+                )
             elif handled:
-                spans.record_exception(self.span, error, record_message=self.record_messages)
+                spans.record_exception(
+                    self.span, error, record_message=self.record_messages, max_length=max_length
+                )
         except Exception:
             report_tracer_failure("leaving a receiver call")
 
@@ -449,7 +470,12 @@ class FiringNode(Node):
                 if self.handled_errors:
                     span.set_attribute(attrs.SIGNAL_RECEIVERS_FAILED, self.handled_errors)
                 if error is not None and not self.merged:
-                    spans.record_error(span, error, record_message=self.record_messages)
+                    spans.record_error(
+                        span,
+                        error,
+                        record_message=self.record_messages,
+                        max_length=running.config.max_attribute_length,
+                    )
                 spans.flush_node(self)
                 span.end()
         except Exception:
@@ -591,7 +617,7 @@ def start_firing(
             # Sent from concurrent async receivers: nested in the firing, not in one call.
             record.parent_dispatch = parent.record
         record.attributes = (
-            kwargs_attributes(named, config.max_attribute_length, config.record_kwargs)
+            kwargs_attributes(named, facts_of_signal.kwargs, config.max_attribute_length)
             if named
             else {}
         )

@@ -135,7 +135,9 @@ class _CodeFacts:
         self.plumbing = code.co_filename.startswith(PLUMBING)
         self.qualname: str = getattr(code, "co_qualname", code.co_name)  # Python 3.11+
         module = _global(frame.f_globals, "__name__")
-        prefix = f"{module}." if isinstance(module, str) else ""
+        # type() is, never isinstance(): isinstance falls back to ``__class__``, which
+        # evaluates a lazy object standing in the module's globals.
+        prefix = f"{module}." if type(module) is str else ""
         self.function_name = prefix + self.qualname
         self.model_method = (
             not self.plumbing
@@ -146,7 +148,7 @@ class _CodeFacts:
 
 def _global(namespace: dict[str, Any], name: str) -> object:
     # dict.get, not namespace.get: never a method of the application's.
-    return dict.get(namespace, name) if isinstance(namespace, dict) else None
+    return dict.get(namespace, name) if issubclass(type(namespace), dict) else None
 
 
 def _is_model_method(code: CodeType, qualname: str, namespace: dict[str, Any]) -> bool:
@@ -156,11 +158,17 @@ def _is_model_method(code: CodeType, qualname: str, namespace: dict[str, Any]) -
         return False
     owner = _global(namespace, class_path[0])
     for name in class_path[1:]:
-        owner = vars(owner).get(name) if isinstance(owner, type) else None
-    if not isinstance(owner, type) or not any(base is Model for base in owner.__mro__):
+        owner = vars(owner).get(name) if _is_class(owner) else None
+    if not _is_class(owner) or not any(base is Model for base in owner.__mro__):  # type: ignore[attr-defined]
         return False
     method = vars(owner).get(method_name)
-    return isinstance(method, FunctionType) and method.__code__ is code
+    return type(method) is FunctionType and method.__code__ is code
+
+
+def _is_class(value: object) -> bool:
+    # issubclass on the value's real type: isinstance(value, type) would read a lazy
+    # object's ``__class__`` and evaluate it.
+    return issubclass(type(value), type)
 
 
 _codes: Final[BoundedCache[int, _CodeFacts]] = BoundedCache(MAX_CODES)

@@ -17,7 +17,7 @@ from django.dispatch import Signal
 
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts
-from signal_tracing.attributes import matches_any
+from signal_tracing.attributes import kwargs_extractors, matches_any
 from signal_tracing.caches import BoundedCache
 from signal_tracing.conf import Config
 from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry, sender_label
@@ -47,12 +47,14 @@ class Action(enum.Enum):
 class SignalFacts:
     """Per-signal facts worth caching: its names, its policy, and facts about its senders."""
 
-    __slots__ = ("attributes", "count_route", "name", "path", "policy", "ref", "senders")
+    __slots__ = ("attributes", "count_route", "kwargs", "name", "path", "policy", "ref", "senders")
 
     def __init__(self, signal: Signal, config: Config) -> None:
         self.ref = weakref.ref(signal)
         self.name, self.path = registry.name_of(signal)
-        self.policy = config.policy_for(self.path)
+        self.policy = config.policy_for(signal, self.path)
+        #: What records this signal's keyword arguments (built-in ones by identity).
+        self.kwargs = kwargs_extractors(signal, config.record_kwargs)
         self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
         #: id(sender) -> (weak reference to the sender, its label, whether it is excluded).
         self.senders: BoundedCache[int, tuple[weakref.ref[Any], str, bool]] = BoundedCache(

@@ -6,7 +6,6 @@ whatever SDK, sampler and exporter the application configured decide what happen
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -78,41 +77,29 @@ def ids(span: Span) -> tuple[str, str] | None:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-def record_error(span: Span, error: BaseException, *, record_message: bool) -> None:
+def record_error(
+    span: Span, error: BaseException, *, record_message: bool, max_length: int
+) -> None:
     """Mark ``span`` failed with ``error``: status, ``error.type`` and an exception event.
 
     The message is left out unless opted in: exception messages often hold user data.
+    ``max_length`` is ``MAX_ATTRIBUTE_LENGTH``, which bounds the message.
     """
-    error_type = record_exception(span, error, record_message=record_message)
+    error_type = record_exception(span, error, record_message=record_message, max_length=max_length)
     span.set_attribute(attrs.ERROR_TYPE, error_type)
     span.set_status(Status(StatusCode.ERROR, error_type))
 
 
-def record_exception(span: Span, error: BaseException, *, record_message: bool) -> str:
-    """Add an exception event for ``error`` to ``span`` (the span is not marked failed).
+def record_exception(
+    span: Span, error: BaseException, *, record_message: bool, max_length: int
+) -> str:
+    """Add a bounded exception event for ``error`` to ``span`` (the span is not marked failed).
 
     Return the error's type name. The message is left out unless opted in.
     """
-    error_type = f"{type(error).__module__}.{type(error).__qualname__}"
-    event_attributes: dict[str, AttributeValue] = {
-        "exception.type": error_type,
-        "exception.stacktrace": "".join(
-            traceback.format_exception(type(error), error, error.__traceback__)
-            if record_message
-            else _stack_without_message(error)
-        ),
-    }
-    if record_message:
-        event_attributes["exception.message"] = str(error)
-    span.add_event("exception", event_attributes)
-    return error_type
-
-
-def _stack_without_message(error: BaseException) -> list[str]:
-    summary = traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__))
-    lines = ["Traceback (most recent call last):\n", *summary.format()]
-    lines.append(f"{type(error).__module__}.{type(error).__qualname__}\n")
-    return lines
+    attributes = attrs.exception_attributes(error, record_message=record_message, limit=max_length)
+    span.add_event(attrs.EXCEPTION_EVENT, attributes)
+    return str(attributes[attrs.EXCEPTION_TYPE])
 
 
 def format_counts(counts: Mapping[Any, list[Any]]) -> tuple[list[str], int]:

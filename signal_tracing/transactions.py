@@ -37,7 +37,7 @@ def in_atomic_block(signal: object, named: Mapping[str, Any]) -> bool | None:
     if id(signal) not in TRANSACTION_SIGNALS:
         return None
     using = named.get("using")
-    if not isinstance(using, str):
+    if type(using) is not str:  # not isinstance: that evaluates a lazy object (its __class__)
         return None
     try:
         connection = connections[using]

@@ -16,6 +16,7 @@ from django.test import override_settings
 import signal_tracing
 from signal_tracing import state
 from signal_tracing.instrumentation import apply_settings
+from tests.testapp.signals import order_placed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +95,8 @@ def test_pytest_settings_fixture_toggles_tracing(settings: Any) -> None:
 
 def test_changed_policies_apply_without_restarting(settings: Any) -> None:
     settings.SIGNAL_TRACING = {"POLICIES": {"tests.testapp.signals.order_placed": "off"}}
-    assert state.current_config().policy_for("tests.testapp.signals.order_placed").value == "off"
+    policy = state.current_config().policy_for(order_placed, "tests.testapp.signals.order_placed")
+    assert policy.value == "off"
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 from django.test import override_settings
 from django.test.signals import setting_changed
+from django.utils.functional import SimpleLazyObject
 from sms import receivers as sms_receivers
 from sms.models import SmsCode
 from sms.signals import sms_code_sent
@@ -244,3 +245,39 @@ def test_send_site_attributes_on_the_span(shown: str, expected: dict[str, str]) 
         for key, value in (span.attributes or {}).items()
         if key.startswith("django.signal.send_site")
     } == wanted
+
+
+@pytest.mark.usefixtures("parcel_receiver")
+def test_lazy_objects_among_the_senders_globals_are_never_evaluated() -> None:
+    # The walk reads the sending code's module globals (its __name__, the class a method
+    # named ``save`` belongs to): a lazy object standing there must stay unevaluated.
+    evaluated: list[str] = []
+
+    def evaluate(name: str) -> Any:
+        evaluated.append(name)
+        return type(name, (), {})
+
+    origins.clear_caches()
+    namespace: dict[str, Any] = {
+        "__name__": SimpleLazyObject(lambda: evaluate("__name__")),
+        "Shop": SimpleLazyObject(lambda: evaluate("Shop")),
+        "parcel_posted": parcel_posted,
+    }
+    source = "class Shop:\n    def save(self):\n        parcel_posted.send(sender='shop')\n"
+    exec(compile(source, "/srv/shop/lazy.py", "exec"), namespace)
+    method = namespace["Shop"].save
+    namespace["Shop"] = SimpleLazyObject(lambda: evaluate("Shop"))  # what the walk looks up
+    evaluated.clear()
+
+    with capture_signals() as capture:
+        method(None)
+
+    [site] = sites_of(capture, parcel_posted)
+    assert evaluated == []
+    assert site is not None
+    assert (site.file_path, site.line_number, site.function_name) == (
+        "/srv/shop/lazy.py",
+        3,
+        "Shop.save",
+    )
+    origins.clear_caches()

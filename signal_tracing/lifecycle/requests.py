@@ -304,6 +304,7 @@ class GotRequestException:
             scope.span,
             error,
             record_message=current_config().record_exception_messages,
+            max_length=current_config().max_attribute_length,
         )
         scope.error_recorded = True
 

@@ -201,6 +201,7 @@ def close(
                     span,
                     error,
                     record_message=current_config().record_exception_messages,
+                    max_length=current_config().max_attribute_length,
                 )
             span.end(end_time=end_time)
         except Exception:

@@ -141,7 +141,7 @@ def read_connections(extra_signal_paths: Iterable[str] = ()) -> list[SignalConne
 
 
 def _tracing(signal_path: str, receiver: ConnectedReceiver, config: Config) -> Tracing:
-    policy = config.policy_for(signal_path)
+    policy = config.policy_for_path(signal_path)
     if policy is Policy.OFF:
         return "off"
     if matches_any(receiver.name, config.exclude_receivers) or (

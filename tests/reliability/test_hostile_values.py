@@ -90,11 +90,6 @@ def largest_span(spans: list[ReadableSpan]) -> int:
 # --------------------------------------------------------------------------------------------
 # Senders and keyword arguments that must not be looked at.
 
-LOOKS_AT_KWARGS = pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 items 1 and 4: kwargs recorded by name, and repr() of setting values",
-)
-
 
 def send_slow_sender(signal: Signal) -> list[tuple[Any, Any]]:
     return signal.send(sender=SlowRepr())
@@ -118,14 +113,8 @@ def send_slow_setting_value(signal: Signal) -> list[tuple[Any, Any]]:
     "send",
     [
         pytest.param(send_slow_sender, id="sender"),
-        pytest.param(send_slow_custom_kwargs, id="custom-signal-kwargs", marks=LOOKS_AT_KWARGS),
-        pytest.param(
-            send_slow_setting_value,
-            id="setting_changed-value",
-            marks=pytest.mark.xfail(
-                strict=True, reason="issue 13 item 4: setting_changed values go through repr()"
-            ),
-        ),
+        pytest.param(send_slow_custom_kwargs, id="custom-signal-kwargs"),
+        pytest.param(send_slow_setting_value, id="setting_changed-value"),
     ],
 )
 def test_the_tracer_never_calls_repr_or_str(
@@ -166,10 +155,6 @@ def receive_anything(sender: Any, **kwargs: Any) -> None:
     pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 4: lazy kwargs are evaluated and stored as the lazy object",
-)
 def test_lazy_kwargs_of_a_builtin_signal_are_not_evaluated() -> None:
     instance, alias = LazyFactory(Author(pk=7, name="lazy")), LazyFactory("default")
     post_save.connect(receive_anything, sender=Author)
@@ -185,10 +170,6 @@ def test_lazy_kwargs_of_a_builtin_signal_are_not_evaluated() -> None:
     assert_plain_and_exportable(every_span(collected))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 4: a lazy kwarg named in RECORD_KWARGS is evaluated and stored",
-)
 def test_lazy_kwarg_named_in_record_kwargs_is_not_evaluated(answering: Signal) -> None:
     payload = LazyFactory("evaluated")
 
@@ -220,10 +201,6 @@ def hostile_calls() -> list[Any]:
         pytest.param(
             lambda: {"sender": None, "instance": _lazy(explode), "update_fields": _lazy(explode)},
             id="lazy-objects-that-raise",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 13 item 4: the tracer evaluates lazy kwargs (and logs the failure)",
-            ),
         ),
     ]
 
@@ -288,13 +265,6 @@ def test_huge_pk_set_is_recorded_as_its_size() -> None:
     assert largest_span([span]) < 4096
 
 
-UNBOUNDED = pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 5: opt-in attributes and built-in sequences are unbounded",
-)
-
-
-@UNBOUNDED
 def test_huge_update_fields_give_a_bounded_span(report: Callable[[str], None]) -> None:
     post_save.connect(receive_anything, sender=Author)
     try:
@@ -312,7 +282,6 @@ def test_huge_update_fields_give_a_bounded_span(report: Callable[[str], None]) -
     assert size < SPAN_TEXT_BOUND
 
 
-@UNBOUNDED
 def test_huge_opted_in_kwarg_gives_a_bounded_span(
     answering: Signal, report: Callable[[str], None]
 ) -> None:
@@ -327,7 +296,6 @@ def fail_with_huge_message(sender: Any, **kwargs: Any) -> None:
     raise ValueError("m" * 10_000_000)
 
 
-@UNBOUNDED
 def test_huge_exception_message_gives_a_bounded_span(report: Callable[[str], None]) -> None:
     hostile.connect(fail_with_huge_message)
     try:
@@ -349,14 +317,7 @@ def test_huge_exception_message_gives_a_bounded_span(report: Callable[[str], Non
     "record_messages",
     [
         pytest.param(False, id="messages-off"),
-        pytest.param(
-            True,
-            id="messages-on",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 13 item 6: the receiver span is lost when str(exception) raises",
-            ),
-        ),
+        pytest.param(True, id="messages-on"),
     ],
 )
 def test_unprintable_exception_keeps_its_receiver_span(
@@ -390,9 +351,6 @@ def test_unprintable_exception_keeps_its_receiver_span(
 SECRETS = ("alice@example.com", "+86 13800138000", "tok_live_abc123", "recovery_phone")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 13 item 1: a custom signal's kwargs are recorded by name"
-)
 def test_a_custom_signals_kwargs_named_like_builtin_ones_are_not_exported(
     answering: Signal,
 ) -> None:
