@@ -336,7 +336,7 @@ def test_a_failure_recorded_with_queryset_update_saves_once(
     assert SmsCode.objects.get().send_status == SendStatus.FAILURE
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_seeds_receiver_runs_inside_request_codes_transaction(
     client: Client, settings: Any, exporter: InMemorySpanExporter
 ) -> None:
@@ -360,7 +360,7 @@ def test_the_seeds_receiver_runs_inside_request_codes_transaction(
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_sending_on_commit_moves_the_delivery_out_of_post_save(
     client: Client,
     swap_receiver: Callable[[Callable[..., None]], None],
