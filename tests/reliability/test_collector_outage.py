@@ -2,14 +2,18 @@
 requests succeed and are not slowed, and the process exits within the documented bound.
 
 The site runs under waitress with ``"EXPORTER": "otlp"``, exporting every 50 ms while four
-clients send 400 requests. Documented (docs/jaeger.md, "When the collector is down"): a
-request never waits for the collector; at exit, flushing waits for one failed export at most,
-the exporter's timeout (here ``OTEL_EXPORTER_OTLP_TIMEOUT=3``); an outage is logged once.
+clients send 400 requests. Documented (docs/jaeger.md, "When the collector is down" and
+"Flushing at exit"): a request never waits for the collector; an outage is logged once while
+the process runs, and what was not sent is counted in one line at exit; the exit waits at most
+``EXIT_FLUSH_TIMEOUT`` (2 s by default), and never more than one exporter timeout (here
+``OTEL_EXPORTER_OTLP_TIMEOUT=3``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import re
 import subprocess
 import sys
 import time
@@ -99,27 +103,67 @@ def test_requests_succeed_unslowed_and_exit_is_bounded(
         assert result.problems == [], describe(result)
         assert warnings == []
     else:
-        # One line says exporting fails; the exporters' own retries are not logged.
-        assert len(warnings) == 1, log
-        assert warnings[0].startswith("WARNING signal_tracing.exporting Cannot export spans")
+        # At most one line while running says exporting fails (the exporters' own retries are
+        # not logged; a silent collector may not have failed yet when the stop comes), then one
+        # line at exit, the last, counts what was not sent: at least every request's root.
+        destination = re.escape(f"{endpoint}/v1/traces (http/protobuf)")
+        outage = re.compile(
+            rf"WARNING signal_tracing\.exporting Cannot export spans to {destination}: "
+        )
+        at_exit = re.compile(
+            rf"WARNING signal_tracing\.exporting (\d+) span\(s\) were not sent to {destination} "
+            r"before the process exited: .+\.$"
+        )
+        *running, last = warnings or [""]
+        assert len(running) <= 1, log
+        assert all(outage.match(line) for line in running), log
+        exit_line = at_exit.match(last)
+        assert exit_line is not None, log
+        assert int(exit_line[1]) >= len(numbers), log
 
 
 # --------------------------------------------------------------------------------------------
 # Exit cost with the exporter's defaults (a 10 s timeout): issue 13's targets.
 
 #: Targets: a refused connection costs at most 0.5 s at exit, a silent collector at most the
-#: (default) exit budget of 2 s. Each gets 0.5 s more for the noise of a shared machine.
+#: (default) exit budget of 2 s.
 EXIT_TARGETS = {"closed": 0.5, "silent": 2.0}
-NOISE = 0.5
+#: What the machine may add to the atexit handlers' time (encoding and handing over a batch).
+HANDLERS_NOISE = 0.5
+#: What it may add to the whole exit: the interpreter's teardown after the handlers is CPU-bound
+#: (no system call but munmap), ~0.05 s on an idle machine, 0.4-1.5 s seen at a load average of
+#: 10 on 2 cores, and a little longer after a failed export. Twice the exit with the collector
+#: up, at least 1 s: a process waiting for the collector in its teardown still fails.
+EXIT_NOISE_SHARE = 2.0
+EXIT_NOISE_FLOOR = 1.0
+#: Each command runs this often and its fastest exit counts: the one the machine slowed least.
+RUNS = 2
+
+#: ``django-admin check``, saying when the command is done and when the last atexit handler
+#: (registered first, so run last) is done: the exit's cost is measured from the command's end,
+#: not from the process's start, whose import time varies by seconds on a loaded machine.
+CHECK_WITH_TIMES = """
+import atexit, sys, time
+atexit.register(lambda: print("handlers done", time.monotonic(), file=sys.stderr, flush=True))
+from django.core.management import execute_from_command_line
+execute_from_command_line(["django-admin", "check"])
+print("command done", time.monotonic(), file=sys.stderr, flush=True)
+"""
 
 
-def timed_check(timeout: float = 60, **environment: str) -> float:
-    """Run ``django-admin check`` on the site; return its wall time (killed after timeout)."""
-    started = time.monotonic()
+@dataclasses.dataclass(frozen=True)
+class Exit:
+    handlers: float  # from the command's end to the end of the atexit handlers
+    whole: float  # from the command's end to the process's end, as its parent sees it
+
+
+def timed_exit(endpoint: str, timeout: float = 60) -> Exit:
+    """Run ``django-admin check`` exporting to ``endpoint``; time its exit (killed after
+    ``timeout``)."""
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "django", "check"],
-            env=site_environment(**environment),
+            [sys.executable, "-c", CHECK_WITH_TIMES],
+            env=site_environment(RELIABILITY_EXPORTER="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -127,35 +171,44 @@ def timed_check(timeout: float = 60, **environment: str) -> float:
         )
     except subprocess.TimeoutExpired:
         raise AssertionError(f"django-admin check still running after {timeout:.1f} s") from None
+    ended = time.monotonic()
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr, completed.stderr
-    return time.monotonic() - started
+    times = dict(
+        line.rsplit(" ", 1)
+        for line in completed.stderr.splitlines()
+        if line.startswith(("command done ", "handlers done "))
+    )
+    command_done = float(times["command done"])
+    return Exit(float(times["handlers done"]) - command_done, ended - command_done)
+
+
+def fastest_exit(endpoint: str, timeout: float = 60) -> Exit:
+    runs = [timed_exit(endpoint, timeout) for _ in range(RUNS)]
+    return Exit(min(run.handlers for run in runs), min(run.whole for run in runs))
 
 
 @pytest.fixture(scope="module")
-def check_without_exporter() -> float:
-    return timed_check()
+def exit_with_collector_up(tmp_path_factory: pytest.TempPathFactory) -> Exit:
+    """The same command exporting the same spans to a collector that works (Rotel)."""
+    with running_rotel(tmp_path_factory.mktemp("rotel")) as rotel:
+        return fastest_exit(rotel.http_endpoint)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 8: a down collector delays every process's exit by ~8-10 s",
-)
 @pytest.mark.parametrize("state", ["closed", "silent"])
 def test_exit_cost_of_a_down_collector_is_within_the_target(
-    check_without_exporter: float, report: Callable[[str], None], state: str
+    exit_with_collector_up: Exit, report: Callable[[str], None], state: str
 ) -> None:
-    bound = EXIT_TARGETS[state] + NOISE
+    up = exit_with_collector_up
+    target = EXIT_TARGETS[state]
+    whole_bound = target + max(EXIT_NOISE_FLOOR, EXIT_NOISE_SHARE * up.whole)
     with closed_port() if state == "closed" else silent_collector() as endpoint:
-        seconds = timed_check(
-            # Past the bound the probe has failed: no need to wait for the end.
-            timeout=check_without_exporter + bound + 1,
-            RELIABILITY_EXPORTER="otlp",
-            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
-        )
-    cost = seconds - check_without_exporter
+        # Past the bound the probe has failed: no need to wait for the end (the exporter's
+        # default timeout, 10 s, would be waited for at worst).
+        down = fastest_exit(endpoint, timeout=60)
     report(
-        f"django-admin check: {check_without_exporter:.2f} s without exporter, "
-        f"{seconds:.2f} s with the collector {state} (+{cost:.2f} s)"
+        f"django-admin check's exit with the collector up: atexit handlers {up.handlers:.2f} s, "
+        f"whole exit {up.whole:.2f} s; with it {state}: {down.handlers:.2f} s, {down.whole:.2f} s"
     )
-    assert cost <= bound
+    assert down.handlers - up.handlers <= target + HANDLERS_NOISE
+    assert down.whole - up.whole <= whole_bound
