@@ -18,9 +18,11 @@ import os
 import platform
 import random
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import timeit
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -99,6 +101,11 @@ def _traced() -> None:
     signal_tracing.instrument(tracer_provider=PROVIDER, max_spans_per_trace=0)
 
 
+def _traced_dropping() -> None:
+    # A process whose sampler drops what has no sampled parent (a script, a worker).
+    signal_tracing.instrument(tracer_provider=UNSAMPLED, max_spans_per_trace=0)
+
+
 def _disabled() -> None:
     # What ENABLED=False leaves behind: nothing patched at all.
     signal_tracing.instrument(tracer_provider=PROVIDER, enabled=False)
@@ -132,6 +139,7 @@ def _noop() -> None:
 UNTRACED = Variant("untraced Django", _untraced, _noop)
 TRACED = Variant("signal_tracing", _traced, _untraced)
 DISABLED = Variant("ENABLED=False", _disabled, _untraced)
+DROPPING = Variant("signal_tracing, sampler drops", _traced_dropping, _untraced)
 SENTRY = Variant("sentry-sdk signals_spans", _sentry_on, _sentry_off)
 
 
@@ -145,7 +153,8 @@ class Workload:
     number: int
     variants: list[Variant]
     receiver_calls: int = 0
-    #: Wrap every timed call in a parent span/transaction, as a request would be.
+    #: Wrap every timed call in a parent span/transaction, as a request would be
+    #: ("sampled", "unsampled"), or in nothing at all ("none").
     parent: str = "sampled"
     #: Not a tracer workload: its cost is shown in span units, for comparison.
     reference: bool = False
@@ -223,6 +232,14 @@ def on_post_init(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def setup_database() -> None:
+    template = os.environ.get("BENCH_DATABASE")
+    if template:
+        # A measured process copies the database the driver built: migrating and loading
+        # 10,000 rows under valgrind would take minutes per process.
+        connection.ensure_connection()
+        with sqlite3.connect(template) as source:
+            source.backup(connection.connection)
+        return
     call_command("migrate", verbosity=0, run_syncdb=True)
     SmsCode.objects.all().delete()
     post_save_receivers = post_save.receivers
@@ -338,6 +355,14 @@ def build_workloads(scale: float) -> list[Workload]:
             parent="unsampled",
             reset=reset_saves,
         ),
+        Workload(
+            "SmsCode.save(), no parent, sampler drops",
+            save_one,
+            n(2_000),
+            [UNTRACED, DROPPING],
+            parent="none",
+            reset=reset_saves,
+        ),
         Workload("10k rows, no init receivers", load_rows, n(20), [UNTRACED, TRACED]),
         Workload(INIT_RECEIVER_WORKLOAD, load_rows, n(20), [UNTRACED, TRACED, SENTRY]),
         Workload(
@@ -350,7 +375,7 @@ def build_workloads(scale: float) -> list[Workload]:
     ]
 
 
-VARIANTS = {variant.name: variant for variant in (UNTRACED, TRACED, DISABLED, SENTRY)}
+VARIANTS = {variant.name: variant for variant in (UNTRACED, TRACED, DISABLED, SENTRY, DROPPING)}
 
 
 # --- deterministic mode: instructions counted by valgrind's callgrind -------------------------
@@ -387,6 +412,8 @@ def measured_parent(workload: Workload, variant: Variant) -> Iterator[None]:
     elif workload.parent == "sampled":
         with PARENT_TRACER.start_as_current_span("request") as span, request_scope(span):
             yield
+    elif workload.parent == "none":
+        yield
     else:
         tracer = UNSAMPLED.get_tracer("parent")
         with tracer.start_as_current_span("request") as span, request_scope(span):
@@ -407,11 +434,27 @@ def count_instructions(workload_index: int, variant: Variant, scale: float) -> i
         "--scale",
         str(scale),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "BENCH_DATABASE": _template_database()},
+    )
     match = re.search(r"Collected : (\d+)", result.stderr)
     if match is None:
         raise RuntimeError(f"no instruction count from callgrind:\n{result.stderr[-2000:]}")
     return int(match.group(1))
+
+
+@functools.cache
+def _template_database() -> str:
+    """Save this process's database (migrated, 10,000 rows) for the measured processes."""
+    path = os.path.join(tempfile.mkdtemp(prefix="signal-overhead-"), "bench.sqlite3")
+    connection.ensure_connection()
+    with sqlite3.connect(path) as target:
+        connection.connection.backup(target)
+    return path
 
 
 def instruction_table(scale: float) -> str:
@@ -493,6 +536,9 @@ def main() -> None:
     )
     parser.add_argument("--measure-one", nargs=2, metavar=("WORKLOAD", "VARIANT"))
     parser.add_argument("--scale", type=float, default=None)
+    parser.add_argument(
+        "--instructions-only", action="store_true", help="count instructions, skip wall clock"
+    )
     args = parser.parse_args()
 
     if args.measure_one:
@@ -500,6 +546,9 @@ def main() -> None:
         return
 
     setup_database()
+    if args.instructions_only:
+        print(instruction_table(0.05))
+        return
     scale = args.scale or (0.1 if args.quick else 1.0)
     repeats = 5 if args.quick else 15
     wall = wall_clock_table(scale, repeats)

@@ -23,6 +23,10 @@ DEFAULT_POLICIES: Final[Mapping[str, Policy]] = {
 }
 
 EXPORTER_CHOICES: Final = (None, "otlp", "console")
+#: What becomes of receivers defined by Django itself (module ``django`` or ``django.*``):
+#: a span each, names on their firing's span (the default), or that and, when a firing runs
+#: only Django's receivers, a count on the enclosing span instead of a span (lean).
+DJANGO_RECEIVERS_CHOICES: Final = ("span", "attributes", "count")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Config:
     max_attribute_length: int = 256
     max_spans_per_trace: int = 1000
     merge_single_receiver: bool = True
+    django_receivers: str = "attributes"
     slow_receiver_ms: float = 20.0
     init_flood_threshold: int = 500
     jaeger_url: str | None = None
@@ -110,6 +115,10 @@ def _is_exporter(value: object) -> bool:
     return value in EXPORTER_CHOICES
 
 
+def _is_django_receivers(value: object) -> bool:
+    return isinstance(value, str) and value in DJANGO_RECEIVERS_CHOICES
+
+
 class _Key(NamedTuple):
     accepts: Callable[[object], bool]
     expected: str
@@ -133,6 +142,7 @@ KEYS: Final[Mapping[str, _Key]] = {
     "MAX_ATTRIBUTE_LENGTH": _Key(_is_positive_int, "a positive integer"),
     "MAX_SPANS_PER_TRACE": _Key(_is_non_negative_int, "an integer >= 0 (0 means no cap)"),
     "MERGE_SINGLE_RECEIVER": _Key(_is_bool, "True or False"),
+    "DJANGO_RECEIVERS": _Key(_is_django_receivers, '"span", "attributes" or "count"'),
     "SLOW_RECEIVER_MS": _Key(_is_non_negative_number, "a number of milliseconds >= 0"),
     "INIT_FLOOD_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0"),
     "JAEGER_URL": _Key(_is_optional_str, "None or a URL such as 'http://localhost:16686'"),

@@ -141,7 +141,7 @@ class UntracedFiring:
     kept short), or a lifecycle hook must close what it opened, or both.
     """
 
-    __slots__ = ("hook", "hook_state", "node", "sender", "signal", "started_ns")
+    __slots__ = ("hook", "hook_state", "node", "otel_token", "sender", "signal", "started_ns")
 
     def __init__(
         self, hook: FiringHook | None, hook_state: Any, signal: Signal | None, sender: Any
@@ -150,13 +150,24 @@ class UntracedFiring:
         self.hook_state = hook_state
         self.signal = signal
         self.sender = sender
+        self.otel_token: object | None = None
         if signal is not None:
             self.node = current_node.get()
             self.started_ns = now()
 
+    @classmethod
+    def unsampled(cls, span: Span) -> UntracedFiring:
+        """A root firing its sampler dropped: ``span`` stays current while the receivers run,
+        so that what they send knows at once that it is not sampled either."""
+        firing = cls(None, None, None, None)
+        firing.otel_token = spans.attach(span)
+        return firing
+
     def finish(self, error: BaseException | None) -> None:
         if self.signal is not None:
             add_count(self.node, self.signal, self.sender, now() - self.started_ns)
+        if self.otel_token is not None:
+            spans.detach(self.otel_token)
         if self.hook is not None:
             _hook_after(self.hook, self.hook_state, error)
 
@@ -202,7 +213,7 @@ def add_count(node: Node | None, signal: Signal, sender: Any, elapsed_ns: int) -
 class CallNode(Node):
     """The node of one running receiver call."""
 
-    __slots__ = ("call", "node_token", "otel_token", "owns_span")
+    __slots__ = ("call", "node_token", "otel_token", "owns_span", "rides_on_firing")
 
     def __init__(self, parent: Node, span: Span | None, call: ReceiverCall | None) -> None:
         super().__init__(parent, span)
@@ -210,6 +221,8 @@ class CallNode(Node):
         self.node_token: Any = None
         self.otel_token: Any = None
         self.owns_span = False
+        #: A receiver of Django's own, shown on the firing's span rather than one of its own.
+        self.rides_on_firing = False
 
     def current_call(self) -> ReceiverCall | None:
         return self.call
@@ -220,6 +233,7 @@ class FiringNode(Node):
 
     __slots__ = (
         "broken",
+        "calls_untracked",
         "entered",
         "facts",
         "handled_errors",
@@ -244,6 +258,9 @@ class FiringNode(Node):
         self.merged = False
         #: The async receivers run concurrently in one context (Django 6.1's _run_parallel).
         self.shared_context = False
+        #: No node or span per receiver call: the firing's own span and node stay current
+        #: for all its calls (merged, or only Django's receivers, and nothing records).
+        self.calls_untracked = False
         self.broken = False
         self.handled_errors = 0
         #: Bit ``i`` is set once receiver ``i`` was entered (the others never ran).
@@ -265,7 +282,7 @@ class FiringNode(Node):
     def enter(self, index: int, attach: bool = True) -> CallNode | None:
         """Start receiver ``index``'s call (made current unless ``attach`` is false)."""
         self.entered |= 1 << index
-        if self.broken:
+        if self.broken or self.calls_untracked:
             return None
         try:
             fact = self.facts[index]
@@ -285,13 +302,14 @@ class FiringNode(Node):
             span: Span | None = None
             owns_span = False
             if self.span is not None:
-                if self.merged:
-                    span = self.span
+                if self.merged or fact.rides_on_firing:
+                    span = self.span  # current while it runs: what it sends nests there
                 elif self.take_span_slot(running.config.max_spans_per_trace):
                     span = self._start_receiver_span(fact, is_async)
                     owns_span = True
-            call = CallNode(self, None if self.merged else span, record)
+            call = CallNode(self, span if owns_span else None, record)
             call.owns_span = owns_span
+            call.rides_on_firing = fact.rides_on_firing
             if attach:
                 call.node_token = current_node.set(call)
                 if span is not None:
@@ -319,6 +337,8 @@ class FiringNode(Node):
     ) -> None:
         """End a receiver call; ``handled``: ``send_robust()`` caught ``error``."""
         if call is None:
+            if error is not None and self.calls_untracked:
+                self._untracked_call_failed(error, handled)
             return
         try:
             outcome = Outcome.OK
@@ -339,13 +359,32 @@ class FiringNode(Node):
                     spans.record_error(span, error, record_message=self.record_messages)
                     span.set_attribute(attrs.RECEIVER_OUTCOME, outcome.value)
                 span.end()
-            elif self.merged and error is not None and self.span is not None:
-                spans.record_error(self.span, error, record_message=self.record_messages)
+            elif error is not None and self.span is not None:
+                if self.merged:
+                    spans.record_error(self.span, error, record_message=self.record_messages)
+                elif handled and call.rides_on_firing:
+                    # No span of its own to mark; the firing did not fail (an error that
+                    # propagates is recorded on the firing's span when it finishes).
+                    spans.record_exception(self.span, error, record_message=self.record_messages)
         except Exception:
             self.broken = True
             report_tracer_failure("leaving a receiver call")
         finally:
             _reset_tokens(call)
+
+    def _untracked_call_failed(self, error: BaseException, handled: bool) -> None:
+        # What leave() records for a merged or riding call, without a node for it.
+        try:
+            if handled:
+                self.handled_errors += 1
+            if self.span is None:
+                return
+            if self.merged:
+                spans.record_error(self.span, error, record_message=self.record_messages)
+            elif handled:
+                spans.record_exception(self.span, error, record_message=self.record_messages)
+        except Exception:
+            report_tracer_failure("leaving a receiver call")
 
     def create_task(
         self, loop: asyncio.AbstractEventLoop, index: int, coroutine: Any
@@ -445,8 +484,12 @@ def start_firing(
     method: Method,
     sync_receivers: Sequence[Any],
     async_receivers: Sequence[Any],
-) -> FiringNode | None:
-    """Set up the record (and span) of a traced firing; ``None`` if it is hidden or broken."""
+) -> FiringNode | UntracedFiring | None:
+    """Set up the record (and span) of a traced firing; ``None`` if it is hidden or broken.
+
+    A firing that runs only Django's own receivers is counted instead under the lean
+    ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture.
+    """
     try:
         facts_of_signal = decided.signal
         assert facts_of_signal is not None
@@ -456,9 +499,19 @@ def start_firing(
         if async_receivers:
             facts += [receiver_facts(receiver) for receiver in async_receivers]
         visible = len(facts)
+        riding = 0
         for fact in facts:
             if fact.excluded:
                 visible -= 1
+            elif fact.rides_on_firing:
+                riding += 1
+        if (
+            riding
+            and riding == visible
+            and config.django_receivers == "count"
+            and not any(recording.everything for recording in recordings)
+        ):
+            return UntracedFiring(None, None, signal, sender)
         spans_wanted = decided.spans_wanted
         template = named.get("template") if config.exclude_templates else None
         if (visible == 0 and facts) or (
@@ -473,6 +526,32 @@ def start_firing(
                 return None
             spans_wanted = False
         parent = current_node.get()
+        merged = (
+            visible == 1
+            and not riding
+            and config.merge_single_receiver
+            and method.merges_single_receiver
+        )
+        early_span: Span | None = None
+        if (
+            spans_wanted
+            and parent is None
+            and not recordings
+            and visible
+            and facts_of_signal.policy is Policy.SPAN
+        ):
+            # A root firing (no request, command or test of ours around it): its sampler
+            # decides now, before anything else is built, so that a dropped firing costs no
+            # more than the span its sampler dropped. The sampler sees the span's name and
+            # the signal's name and path; the other attributes are set once it records.
+            emitter = running.emitter
+            assert emitter is not None
+            early_span = emitter.start(
+                _firing_span_name(facts_of_signal.name, method.name, facts, merged),
+                facts_of_signal.attributes,
+            )
+            if not early_span.is_recording():
+                return UntracedFiring.unsampled(early_span)
         key = (id(signal), id(sender))
         depth, reentrant = depth_and_reentrancy(parent, key)
         record = DispatchRecord(
@@ -486,12 +565,9 @@ def start_firing(
             parent.current_call() if parent is not None else None,
         )
         record.receiver_count = visible
-        if parent is not None:
-            if record.parent_call is not None:
-                record.parent_call.children.append(record)
-            elif isinstance(parent, FiringNode):  # sent from concurrent async receivers
-                record.parent_dispatch = parent.record
-                parent.record.children.append(record)
+        if record.parent_call is None and isinstance(parent, FiringNode):
+            # Sent from concurrent async receivers: nested in the firing, not in one call.
+            record.parent_dispatch = parent.record
         record.attributes = (
             kwargs_attributes(named, config.max_attribute_length, config.record_kwargs)
             if named
@@ -503,44 +579,67 @@ def start_firing(
         firing.recordings = recordings
         firing.record_messages = config.record_exception_messages
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
-        if (
+        if early_span is not None:
+            firing.merged = merged
+            early_span.set_attributes(_firing_span_attributes(firing, record))
+            firing.span = early_span
+        elif (
             spans_wanted
             and visible
             and facts_of_signal.policy is Policy.SPAN
             and firing.take_span_slot(config.max_spans_per_trace)
         ):
-            firing.merged = (
-                visible == 1 and config.merge_single_receiver and method.merges_single_receiver
-            )
+            firing.merged = merged
             firing.span = _start_firing_span(firing, record)
             if recordings:
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
                     record.trace_id, record.span_id = span_ids
-        if firing.shared_context:
+        firing.calls_untracked = (
+            firing.span is not None
+            and not recordings
+            and (firing.merged or riding == visible == len(facts))
+        )
+        if firing.shared_context or firing.calls_untracked:
             # Concurrent receivers share one context: none of them may make its own call
-            # current, so whatever they send nests under the firing instead. In every other
-            # case only our own code runs between receiver calls, and each call makes itself
-            # current, so the firing itself never needs to be.
+            # current, so whatever they send nests under the firing instead. The same when
+            # no call of this firing gets a span or a record of its own: the firing's span
+            # and node are current for all of them, set once. Otherwise only our own code
+            # runs between receiver calls, and each call makes itself current, so the firing
+            # itself never needs to be.
             firing.node_token = current_node.set(firing)
             if firing.span is not None:
                 firing.otel_token = spans.attach(firing.span)
         if recordings:
-            keep_objects = False
-            for recording in recordings:
-                recording.add(record)
-                keep_objects = keep_objects or recording.keep_objects
-            if keep_objects:
-                record.objects = SentObjects(signal, sender, named)
-            # Times are read by recordings only (spans keep their own): clock reads cost.
-            record.start_ns = now()
+            # A recording full to its max_firings only counts the firing: then nothing may
+            # hold on to the record (no parent link, no receiver-call records).
+            keeping = tuple(recording for recording in recordings if recording.add(record))
+            firing.recordings = keeping
+            if keeping:
+                if record.parent_call is not None:
+                    record.parent_call.children.append(record)
+                elif record.parent_dispatch is not None:
+                    record.parent_dispatch.children.append(record)
+                if any(recording.keep_objects for recording in keeping):
+                    record.objects = SentObjects(signal, sender, named)
+                # Times are read by recordings only (spans keep their own): clock reads cost.
+                record.start_ns = now()
         return firing
     except Exception:
         report_tracer_failure("starting a firing")
         return None
 
 
-def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
+def _firing_span_name(
+    signal_name: str, method_name: str, facts: list[ReceiverFacts], merged: bool
+) -> str:
+    if merged:
+        fact = next(fact for fact in facts if not fact.excluded)
+        return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=fact.identity.name)
+    return attrs.DISPATCH_SPAN_NAME.format(signal=signal_name, method=method_name)
+
+
+def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         attrs.SIGNAL_NAME: record.signal_name,
         attrs.SIGNAL_PATH: record.signal_path,
@@ -551,20 +650,29 @@ def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
     }
     if record.reentrant:
         attributes[attrs.SIGNAL_REENTRANT] = True
+    riding = [
+        fact.identity.name for fact in firing.facts if fact.rides_on_firing and not fact.excluded
+    ]
+    if riding:
+        attributes[attrs.SIGNAL_RECEIVERS_DJANGO] = riding
+        attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(riding)
     if record.attributes:
         attributes.update(record.attributes)
-    emitter = running.emitter
-    assert emitter is not None
     if firing.merged:
         index = next(index for index, fact in enumerate(firing.facts) if not fact.excluded)
-        fact = firing.facts[index]
-        attributes.update(fact.attributes)
+        attributes.update(firing.facts[index].attributes)
         if index >= firing.sync_count:
             attributes[attrs.RECEIVER_ASYNC] = True
-        name = attrs.MERGED_SPAN_NAME.format(signal=record.signal_name, receiver=fact.identity.name)
-    else:
-        name = attrs.DISPATCH_SPAN_NAME.format(signal=record.signal_name, method=record.method)
-    return emitter.start(name, attributes)
+    return attributes
+
+
+def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
+    emitter = running.emitter
+    assert emitter is not None
+    return emitter.start(
+        _firing_span_name(record.signal_name, record.method, firing.facts, firing.merged),
+        _firing_span_attributes(firing, record),
+    )
 
 
 def record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: Method) -> None:

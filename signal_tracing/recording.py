@@ -21,12 +21,20 @@ class Recording:
     ``everything`` records every firing in full, whatever its policy, including firings with no
     live receivers (test captures); otherwise policies apply (the panel). ``keep_objects``
     keeps the signal, sender and kwargs objects on each record (tests only: it holds strong
-    references).
+    references). ``max_firings`` bounds what is kept: later firings are only counted, per
+    signal and sender, so that a request sending a million signals holds a bounded amount.
     """
 
-    def __init__(self, *, everything: bool = False, keep_objects: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        everything: bool = False,
+        keep_objects: bool = False,
+        max_firings: int | None = None,
+    ) -> None:
         self.everything = everything
         self.keep_objects = keep_objects
+        self.max_firings = max_firings
         self.started_ns = time.perf_counter_ns()
         self.stopped_ns: int | None = None
         #: Firings not nested in another recorded firing, in start order.
@@ -35,12 +43,25 @@ class Recording:
         self.dispatches: list[DispatchRecord] = []
         #: Count-policy firings, aggregated per (signal path, sender label).
         self.counts: dict[tuple[str, str], CountRecord] = {}
+        #: Firings beyond ``max_firings``, not kept.
+        self.firings_left_out = 0
+        #: The same per (signal name, signal path, sender label); at most ``max_firings``
+        #: keys, so senders labelled on the fly cannot grow it either.
+        self.left_out: dict[tuple[str, str, str], int] = {}
 
-    def add(self, record: DispatchRecord) -> None:
+    def add(self, record: DispatchRecord) -> bool:
+        """Keep ``record``, or count it when ``max_firings`` are kept; return whether kept."""
+        if self.max_firings is not None and len(self.dispatches) >= self.max_firings:
+            self.firings_left_out += 1
+            key = (record.signal_name, record.signal_path, record.sender_label)
+            if key in self.left_out or len(self.left_out) < self.max_firings:
+                self.left_out[key] = self.left_out.get(key, 0) + 1
+            return False
         self.dispatches.append(record)
         parent = record.parent_dispatch
         if parent is None or parent.start_ns < self.started_ns:
             self.roots.append(record)
+        return True
 
     def add_count(
         self, signal_name: str, signal_path: str, sender_label: str, elapsed_ns: int

@@ -80,16 +80,31 @@ PLAIN_ROUTE: Final = Route(Action.PLAIN, None, "", False)
 class ReceiverFacts:
     """Per-receiver facts worth caching: its identity, exclusion and span attributes."""
 
-    __slots__ = ("attributes", "excluded", "identity")
+    __slots__ = ("attributes", "excluded", "identity", "rides_on_firing")
 
     def __init__(self, identity: ReceiverIdentity, config: Config) -> None:
         self.identity = identity
         self.excluded = matches_any(identity.name, config.exclude_receivers)
+        #: Defined by Django itself, and DJANGO_RECEIVERS gives it no span of its own: its
+        #: name goes on the firing's span instead.
+        self.rides_on_firing = config.django_receivers != "span" and defined_by_django(
+            identity.name
+        )
         self.attributes: dict[str, Any] = {attrs.CODE_FUNCTION_NAME: identity.name}
         if identity.file_path is not None:
             self.attributes[attrs.CODE_FILE_PATH] = identity.file_path
         if identity.line_number is not None:
             self.attributes[attrs.CODE_LINE_NUMBER] = identity.line_number
+
+
+_PARTIAL: Final = "functools.partial("
+
+
+def defined_by_django(receiver_name: str) -> bool:
+    """Whether a receiver's module is ``django`` or under ``django.`` (partials unwrapped)."""
+    while receiver_name.startswith(_PARTIAL):
+        receiver_name = receiver_name[len(_PARTIAL) :]
+    return receiver_name.startswith("django.")
 
 
 _signals: Final[BoundedCache[int, SignalFacts]] = BoundedCache(MAX_SIGNALS)

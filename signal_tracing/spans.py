@@ -83,6 +83,16 @@ def record_error(span: Span, error: BaseException, *, record_message: bool) -> N
 
     The message is left out unless opted in: exception messages often hold user data.
     """
+    error_type = record_exception(span, error, record_message=record_message)
+    span.set_attribute(attrs.ERROR_TYPE, error_type)
+    span.set_status(Status(StatusCode.ERROR, error_type))
+
+
+def record_exception(span: Span, error: BaseException, *, record_message: bool) -> str:
+    """Add an exception event for ``error`` to ``span`` (the span is not marked failed).
+
+    Return the error's type name. The message is left out unless opted in.
+    """
     error_type = f"{type(error).__module__}.{type(error).__qualname__}"
     event_attributes: dict[str, AttributeValue] = {
         "exception.type": error_type,
@@ -95,8 +105,7 @@ def record_error(span: Span, error: BaseException, *, record_message: bool) -> N
     if record_message:
         event_attributes["exception.message"] = str(error)
     span.add_event("exception", event_attributes)
-    span.set_attribute(attrs.ERROR_TYPE, error_type)
-    span.set_status(Status(StatusCode.ERROR, error_type))
+    return error_type
 
 
 def _stack_without_message(error: BaseException) -> list[str]:

@@ -27,6 +27,7 @@ from signal_tracing.instrumentation import acquire_capture, apply_settings, rele
 from signal_tracing.nesting import Scope, current_node
 from signal_tracing.recording import recording
 from signal_tracing.records import Outcome
+from signal_tracing.routing import Action
 from tests.testapp.signals import order_placed
 
 PATH = "tests.testapp.signals.order_placed"
@@ -404,3 +405,31 @@ def test_tokens_reset_in_another_context_are_reported(
         ("opentelemetry.context", "Failed to detach context"),
         ("signal_tracing", "signal_tracing failed in restoring the current firing"),
     ]
+
+
+def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_it() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    signal_tracing.instrument(tracer_provider=provider)
+    nested = Signal()
+    routes: list[Any] = []
+
+    def sends_nested(sender: Any, **kwargs: Any) -> None:
+        routes.append(firings.route(nested, "inside"))
+
+    order_placed.connect(sends_nested)
+    try:
+        firing = open_firing(order_placed, "shop", {"size": 1}, SEND, [sends_nested], [])
+        assert isinstance(firing, UntracedFiring)  # nothing built: no record, no node
+        sends_nested(None)
+        firing.finish(None)
+    finally:
+        order_placed.disconnect(sends_nested)
+    assert [route.action for route in routes] == [Action.PLAIN]  # the dropped span is current
+    assert exporter.get_finished_spans() == ()
+    assert current_node.get() is None

@@ -1,4 +1,5 @@
-"""Warnings worth a developer's attention: re-entrancy, slow or failing receivers, floods.
+"""Warnings worth a developer's attention: re-entrancy, slow or failing receivers, floods,
+dropped spans and firings past the recording limit.
 
 Each finding is a plain JSON value; the template turns its ``kind`` into a sentence, so
 stored snapshots render in whatever language the toolbar uses when they are viewed.
@@ -9,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, TypedDict
 
-from signal_tracing.panels.summary import CountTotal
+from signal_tracing.panels.summary import CountTotal, LeftOut
 from signal_tracing.panels.timeline import location
 from signal_tracing.records import DispatchRecord, Outcome
 
 #: Signals that fire once per model instance built: a page that builds thousands of
-#: instances is usually loading more rows than it shows.
+#: instances is usually loading more rows than it shows. Only models with a pre_init or
+#: post_init receiver are seen: without one, Django skips both before the tracer runs.
 INIT_SIGNAL_PATHS = frozenset(
     {"django.db.models.signals.pre_init", "django.db.models.signals.post_init"}
 )
 #: Findings of one kind beyond this are counted, not listed.
 MAX_PER_KIND = 25
 
-FindingKind = Literal["reentrant", "slow", "raised", "init_flood", "spans_dropped"]
+FindingKind = Literal["reentrant", "slow", "raised", "init_flood", "spans_dropped", "not_recorded"]
 _FAILED = frozenset({Outcome.RAISED, Outcome.HANDLED, Outcome.CANCELLED})
 
 
@@ -144,7 +146,10 @@ def slow_and_raised(
 
 
 def init_floods(
-    dispatches: Iterable[DispatchRecord], counts: Sequence[CountTotal], threshold: int
+    dispatches: Iterable[DispatchRecord],
+    counts: Sequence[CountTotal],
+    left_out: LeftOut,
+    threshold: int,
 ) -> list[Finding]:
     """Return each model whose pre_init/post_init fired at least ``threshold`` times."""
     if threshold <= 0:
@@ -162,6 +167,11 @@ def init_floods(
             key = (record.signal_path, record.sender_label)
             totals[key] = totals.get(key, 0) + 1
             names[record.signal_path] = record.signal_name
+    for (signal_name, signal_path, sender), count in left_out.items():
+        if signal_path in INIT_SIGNAL_PATHS:
+            key = (signal_path, sender)
+            totals[key] = totals.get(key, 0) + count
+            names[signal_path] = signal_name
     floods = [
         _finding(
             "init_flood",
@@ -178,6 +188,11 @@ def init_floods(
 
 def spans_dropped(count: int) -> list[Finding]:
     return [_finding("spans_dropped", count=count)] if count > 0 else []
+
+
+def not_recorded(count: int, recorded: int) -> list[Finding]:
+    """Report the firings past the recording limit, counted but not recorded."""
+    return [_finding("not_recorded", count=count, threshold=float(recorded))] if count else []
 
 
 def capped(findings: Sequence[Finding]) -> tuple[list[Finding], int]:

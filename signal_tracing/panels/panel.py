@@ -14,7 +14,14 @@ from django.utils.translation import ngettext
 
 from signal_tracing import recording
 from signal_tracing.instrumentation import effective_config, is_instrumented
-from signal_tracing.panels.stats import STATS_VERSION, PanelStats, build_stats, empty_stats
+from signal_tracing.panels.connected import read_connections
+from signal_tracing.panels.stats import (
+    MAX_FIRINGS,
+    STATS_VERSION,
+    PanelStats,
+    build_stats,
+    empty_stats,
+)
 from signal_tracing.panels.trace import RequestTrace
 from signal_tracing.recording import Recording
 
@@ -54,7 +61,12 @@ class SignalTracingPanel(Panel):
         if not stats.get("tracing"):
             return str(_("tracing off"))
         firings = stats.get("firings", 0)
-        subtitle = ngettext("%(count)d signal", "%(count)d signals", firings) % {"count": firings}
+        subtitle = ngettext("%(count)d firing", "%(count)d firings", firings) % {"count": firings}
+        counted = stats.get("counted", 0)
+        if counted:
+            # Count-policy firings (post_init...) are not in "firings": say them apart, as the
+            # headline does, or a page of 717 counted post_init would read "0 firings".
+            subtitle += " · " + str(_("%(count)d counted")) % {"count": counted}
         subtitle += " · " + str(_("%(ms)0.2f ms")) % {"ms": stats.get("receiver_ms", 0.0)}
         warnings = len(stats.get("findings", [])) + stats.get("findings_omitted", 0)
         if warnings:
@@ -68,7 +80,7 @@ class SignalTracingPanel(Panel):
             return
         self._tracing = is_instrumented()
         self._trace = RequestTrace.current()
-        self._recording = Recording()
+        self._recording = Recording(max_firings=MAX_FIRINGS)
         self._token = recording.start(self._recording)
 
     def disable_instrumentation(self) -> None:
@@ -78,9 +90,11 @@ class SignalTracingPanel(Panel):
 
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
         config = effective_config()
+        # What the toolbar's Signals panel lists, so that this panel can replace it.
+        connections = read_connections(self.toolbar.config.get("EXTRA_SIGNALS", ()))
         active = self._recording
         if active is None or not self._tracing:
-            self._record(empty_stats(config, tracing=False))
+            self._record(empty_stats(config, tracing=False, connections=connections))
             return
         request_trace = self._trace
         self._record(
@@ -89,6 +103,7 @@ class SignalTracingPanel(Panel):
                 config,
                 trace_id=request_trace.trace_id() if request_trace is not None else None,
                 spans_dropped=request_trace.spans_dropped() if request_trace is not None else 0,
+                connections=connections,
             )
         )
         # The stored stats are all the panel needs from now on; let the records go.

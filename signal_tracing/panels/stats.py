@@ -9,17 +9,22 @@ privacy-safe attributes only: never field values, request data or exception mess
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TypedDict
 
 from signal_tracing.conf import Config
-from signal_tracing.panels import findings, summary, timeline
+from signal_tracing.panels import connected, findings, summary, timeline
+from signal_tracing.panels.connected import ConnectedSignal, SignalConnections, SignalName
 from signal_tracing.panels.findings import Finding
 from signal_tracing.panels.summary import CountedSignal, CountTotal, SenderTotal, SignalTotal
 from signal_tracing.panels.timeline import Nesting, Row, Window
 from signal_tracing.recording import Recording
 
 #: Bumped when the shape changes, so old stored snapshots can be recognised.
-STATS_VERSION = 1
+STATS_VERSION = 2
+#: Firings a request's recording keeps: each is at least one row of the waterfall, so no
+#: more can be shown. Later ones are counted per signal and sender only.
+MAX_FIRINGS = timeline.MAX_ROWS
 
 
 class PanelStats(TypedDict):
@@ -30,7 +35,10 @@ class PanelStats(TypedDict):
     receiver_ms: float
     #: Time in receivers as a percentage of ``request_ms``.
     receiver_share: float
+    #: Every firing of a traced signal, recorded or not.
     firings: int
+    #: Firings past MAX_FIRINGS: in the totals, without receiver calls, times or warnings.
+    firings_not_recorded: int
     receiver_calls: int
     rows: list[Row]
     rows_omitted: int
@@ -46,6 +54,13 @@ class PanelStats(TypedDict):
     spans_dropped: int
     slow_receiver_ms: float
     init_flood_threshold: int
+    #: Signals with live receivers at the end of the request, each receiver with its use.
+    connected: list[ConnectedSignal]
+    connected_receivers: int
+    #: Connected receivers that ran in this request (called, or heard a counted firing).
+    receivers_run: int
+    #: Known signals with no receiver connected.
+    unconnected_signals: list[SignalName]
 
 
 def trace_url(jaeger_url: str | None, trace_id: str | None) -> str:
@@ -55,7 +70,10 @@ def trace_url(jaeger_url: str | None, trace_id: str | None) -> str:
     return f"{jaeger_url.rstrip('/')}/trace/{trace_id}"
 
 
-def empty_stats(config: Config, *, tracing: bool) -> PanelStats:
+def empty_stats(
+    config: Config, *, tracing: bool, connections: Sequence[SignalConnections] = ()
+) -> PanelStats:
+    signals, unconnected = connected.connected_section(connections, (), (), {}, config)
     return PanelStats(
         version=STATS_VERSION,
         tracing=tracing,
@@ -63,6 +81,7 @@ def empty_stats(config: Config, *, tracing: bool) -> PanelStats:
         receiver_ms=0.0,
         receiver_share=0.0,
         firings=0,
+        firings_not_recorded=0,
         receiver_calls=0,
         rows=[],
         rows_omitted=0,
@@ -78,6 +97,10 @@ def empty_stats(config: Config, *, tracing: bool) -> PanelStats:
         spans_dropped=0,
         slow_receiver_ms=config.slow_receiver_ms,
         init_flood_threshold=config.init_flood_threshold,
+        connected=signals,
+        connected_receivers=sum(len(signal["receivers"]) for signal in signals),
+        receivers_run=0,
+        unconnected_signals=unconnected,
     )
 
 
@@ -87,12 +110,14 @@ def build_stats(
     *,
     trace_id: str | None = None,
     spans_dropped: int = 0,
+    connections: Sequence[SignalConnections] = (),
 ) -> PanelStats:
     """Return the stats for one request's recording.
 
     ``trace_id`` is the request's trace (from its root span) when known; otherwise the
     first recorded firing's trace is shown. ``spans_dropped`` comes from the request's span
-    budget (MAX_SPANS_PER_TRACE).
+    budget (MAX_SPANS_PER_TRACE). ``connections`` are the live receivers of the known signals
+    (:func:`~signal_tracing.panels.connected.read_connections`).
     """
     stopped_ns = recording.stopped_ns or time.perf_counter_ns()
     window = Window(recording.started_ns, stopped_ns)
@@ -108,14 +133,22 @@ def build_stats(
             *findings.reentrant(dispatches, shown.row_ids),
             *raised,
             *slow,
-            *findings.init_floods(dispatches, counts, config.init_flood_threshold),
+            *findings.init_floods(
+                dispatches, counts, recording.left_out, config.init_flood_threshold
+            ),
             *findings.spans_dropped(spans_dropped),
+            *findings.not_recorded(recording.firings_left_out, len(dispatches)),
         ]
     )
     for row in shown.rows:
         row["trace_url"] = trace_url(config.jaeger_url, row["trace_id"])
     if trace_id is None:
         trace_id = next((record.trace_id for record in dispatches if record.trace_id), None)
+
+    signals, unconnected = connected.connected_section(
+        connections, dispatches, counts, recording.left_out, config
+    )
+    rows_connected = [row for signal in signals for row in signal["receivers"]]
 
     request_ns = window.duration_ns
     receiver_ns = summary.receiver_time_ns(nesting.roots)
@@ -125,12 +158,13 @@ def build_stats(
         request_ms=round(request_ns / 1e6, 3),
         receiver_ms=round(receiver_ns / 1e6, 3),
         receiver_share=round(receiver_ns / request_ns * 100, 1) if request_ns else 0.0,
-        firings=len(dispatches),
+        firings=len(dispatches) + recording.firings_left_out,
+        firings_not_recorded=recording.firings_left_out,
         receiver_calls=sum(len(record.calls) for record in dispatches),
         rows=shown.rows,
         rows_omitted=shown.omitted,
-        signals=summary.per_signal(dispatches),
-        senders=summary.per_sender(dispatches),
+        signals=summary.per_signal(dispatches, recording.left_out),
+        senders=summary.per_sender(dispatches, recording.left_out),
         counts=counts,
         counted_signals=summary.counted_per_signal(counts),
         counted=sum(total["count"] for total in counts),
@@ -141,4 +175,8 @@ def build_stats(
         spans_dropped=spans_dropped,
         slow_receiver_ms=config.slow_receiver_ms,
         init_flood_threshold=config.init_flood_threshold,
+        connected=signals,
+        connected_receivers=len(rows_connected),
+        receivers_run=sum(1 for row in rows_connected if row["calls"] or row["counted"]),
+        unconnected_signals=unconnected,
     )

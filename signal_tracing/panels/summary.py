@@ -7,11 +7,18 @@ from typing import TypedDict
 
 from signal_tracing.records import CountRecord, DispatchRecord
 
+#: Firings the recording counted but did not keep (past its limit), per
+#: (signal name, signal path, sender label).
+LeftOut = Mapping[tuple[str, str, str], int]
+
 
 class SignalTotal(TypedDict):
     signal: str
     signal_path: str
+    #: Every firing, recorded or not.
     firings: int
+    #: Firings past the recording limit: counted, with no receiver calls or times.
+    not_recorded: int
     calls: int
     #: Time in this signal's receivers, including firings nested inside them.
     receiver_ms: float
@@ -20,6 +27,7 @@ class SignalTotal(TypedDict):
 class SenderTotal(TypedDict):
     sender: str
     firings: int
+    not_recorded: int
 
 
 class CountTotal(TypedDict):
@@ -38,34 +46,51 @@ class CountedSignal(TypedDict):
     count: int
 
 
-def per_signal(dispatches: Iterable[DispatchRecord]) -> list[SignalTotal]:
+def per_signal(dispatches: Iterable[DispatchRecord], left_out: LeftOut) -> list[SignalTotal]:
     """Return one total per signal, most firings first."""
     totals: dict[str, SignalTotal] = {}
-    for record in dispatches:
-        total = totals.get(record.signal_path)
+
+    def total_of(signal_name: str, signal_path: str) -> SignalTotal:
+        total = totals.get(signal_path)
         if total is None:
-            total = totals[record.signal_path] = SignalTotal(
-                signal=record.signal_name,
-                signal_path=record.signal_path,
+            total = totals[signal_path] = SignalTotal(
+                signal=signal_name,
+                signal_path=signal_path,
                 firings=0,
+                not_recorded=0,
                 calls=0,
                 receiver_ms=0.0,
             )
+        return total
+
+    for record in dispatches:
+        total = total_of(record.signal_name, record.signal_path)
         total["firings"] += 1
         total["calls"] += len(record.calls)
         total["receiver_ms"] += sum(call.duration_ns for call in record.calls) / 1e6
+    for (signal_name, signal_path, _sender), count in left_out.items():
+        total = total_of(signal_name, signal_path)
+        total["firings"] += count
+        total["not_recorded"] += count
     for total in totals.values():
         total["receiver_ms"] = round(total["receiver_ms"], 3)
     return sorted(totals.values(), key=lambda total: (-total["firings"], total["signal_path"]))
 
 
-def per_sender(dispatches: Iterable[DispatchRecord]) -> list[SenderTotal]:
+def per_sender(dispatches: Iterable[DispatchRecord], left_out: LeftOut) -> list[SenderTotal]:
     """Return one total per sender label, most firings first."""
     firings: dict[str, int] = {}
+    not_recorded: dict[str, int] = {}
     for record in dispatches:
         firings[record.sender_label] = firings.get(record.sender_label, 0) + 1
+    for (_name, _path, sender), count in left_out.items():
+        firings[sender] = firings.get(sender, 0) + count
+        not_recorded[sender] = not_recorded.get(sender, 0) + count
     ordered = sorted(firings.items(), key=lambda item: (-item[1], item[0]))
-    return [SenderTotal(sender=sender, firings=count) for sender, count in ordered]
+    return [
+        SenderTotal(sender=sender, firings=count, not_recorded=not_recorded.get(sender, 0))
+        for sender, count in ordered
+    ]
 
 
 def counted(counts: Mapping[tuple[str, str], CountRecord]) -> list[CountTotal]:

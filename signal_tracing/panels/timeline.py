@@ -15,7 +15,7 @@ from signal_tracing.records import DispatchRecord, ReceiverCall
 
 #: Deeper nesting is drawn at this indentation (the stylesheet has one class per level).
 MAX_INDENT = 12
-#: Rows kept for one request; the summary and warnings still count every firing.
+#: Rows kept for one request; the summary and warnings still cover every recorded firing.
 MAX_ROWS = 1000
 
 
@@ -79,12 +79,17 @@ class Window:
         return round(offset, 3), round(width, 3)
 
 
+def code_location(file_path: str | None, line_number: int | None) -> str:
+    """Return ``"app/receivers.py:12"`` (``""`` when the file is unknown)."""
+    path = short_path(file_path)
+    if path and line_number is not None:
+        return f"{path}:{line_number}"
+    return path
+
+
 def location(call: ReceiverCall) -> str:
     """Return ``"app/receivers.py:12"`` for a receiver call (``""`` when unknown)."""
-    path = short_path(call.file_path)
-    if path and call.line_number is not None:
-        return f"{path}:{call.line_number}"
-    return path
+    return code_location(call.file_path, call.line_number)
 
 
 def attribute_text(value: object) -> str:

@@ -1,5 +1,5 @@
-"""The example site as the browser tests serve it: DEBUG on (toolbar and panel), plus one
-test-only page whose signal sender comes from the query string (the XSS probe)."""
+"""The example site as the browser tests serve it: DEBUG on (toolbar and panel), plus the
+test-only pages of tests/browser/views.py (the XSS probe, a page building many instances)."""
 
 from example_site.settings import *  # noqa: F403
 

@@ -151,3 +151,19 @@ def test_tracer_makes_no_queries_and_sends_no_signals(exporter: InMemorySpanExpo
         "pre_save",
         "post_save",
     ]
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust", "asend", "asend_robust"])
+def test_a_capture_records_the_fast_path_of_every_method(
+    exporter: InMemorySpanExporter, method: str
+) -> None:
+    from signal_tracing.testing import capture_signals
+
+    signal = Signal()
+    with capture_signals() as captured:
+        if method.startswith("a"):
+            assert asyncio.run(getattr(signal, method)(sender="nobody")) == []
+        else:
+            assert getattr(signal, method)(sender="nobody") == []
+    [firing] = captured.firings
+    assert (firing.method, firing.receivers) == (method, [])

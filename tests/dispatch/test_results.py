@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.dispatch import Signal
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from signal_tracing.recording import recording
+from signal_tracing.records import Outcome
 from tests.dispatch.receivers import (
     RUNS_PARALLEL,
     Boom,
@@ -122,3 +125,62 @@ def test_all_four_methods_return_the_same_as_untraced_django() -> None:
 
     plain, traced = run_both(scenario, traced_exporter)
     assert plain == traced
+
+
+class Interrupt(BaseException):
+    """Not an Exception: robust methods let it propagate, as Django does."""
+
+
+def interrupts(sender: Any, **kwargs: Any) -> None:
+    raise Interrupt("stop")
+
+
+async def async_interrupts(sender: Any, **kwargs: Any) -> None:
+    raise Interrupt("stop")
+
+
+@pytest.mark.parametrize("receiver", [interrupts, async_interrupts])
+@pytest.mark.parametrize("method", ["send_robust", "asend_robust"])
+def test_a_base_exception_goes_through_the_robust_methods_as_in_django(
+    method: str, receiver: Callable[..., Any]
+) -> None:
+    signal = Signal()
+    signal.connect(receiver)
+    signal.connect(ok)
+
+    def scenario() -> tuple[type[BaseException], str, list[Outcome]]:
+        with recording() as recorded:
+            try:
+                if method == "send_robust":
+                    signal.send_robust(sender=None)
+                else:
+                    asyncio.run(signal.asend_robust(sender=None))
+            except Interrupt as error:
+                raised = error
+        outcomes = [call.outcome for record in recorded.dispatches for call in record.calls]
+        return type(raised), traceback.extract_tb(raised.__traceback__)[-1].name, outcomes
+
+    plain, traced = run_both(scenario, traced_exporter)
+    assert plain[:2] == traced[:2]
+    assert Outcome.RAISED in traced[2]
+
+
+@pytest.mark.skipif(not RUNS_PARALLEL, reason="gather raises the first error alone")
+def test_several_async_receivers_failing_raise_djangos_exception_group() -> None:
+    signal = Signal()
+    signal.connect(async_fails)
+
+    async def also_fails(sender: Any, **kwargs: Any) -> None:
+        raise Boom("also")
+
+    signal.connect(also_fails)
+
+    def scenario() -> tuple[str, list[str]]:
+        try:
+            signal.send(sender=None)
+        except BaseException as error:
+            group = error
+        return type(group).__name__, sorted(str(e) for e in group.exceptions)  # type: ignore[attr-defined]
+
+    plain, traced = run_both(scenario, traced_exporter)
+    assert plain == traced == ("ExceptionGroup", ["also", "async receiver failed"])

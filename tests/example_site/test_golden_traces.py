@@ -67,7 +67,31 @@ def test_request_code_with_the_console_gateway(
 
     assert post_json(client, "/api/sms/code/", {"mobile": MOBILE, "sms_type": 1}) == 201
 
-    # One receiver each: post_save and sms_code_sent get a single merged span.
+    # One receiver each: post_save and sms_code_sent get a single merged span. Django's own
+    # receivers (request_started's and request_finished's) have no span of their own: their
+    # firing's span names them.
+    assert_trace(
+        exporter,
+        """
+        request_started send django.signal.receivers.django=('django.db.reset_queries',)
+        post_save sms.receivers.send_sms_code
+          sms_code_sent sms.receivers.log_code_sent
+        request_finished send django.signal.receivers.django=('django.core.cache.close_caches', \
+'django.core.handlers.base.reset_urlconf')
+        """,
+        root="POST api/sms/code/",
+        keys=(*KEYS, attrs.SIGNAL_RECEIVERS_DJANGO),
+    )
+
+
+def test_django_receivers_get_spans_of_their_own_when_asked(
+    client: Client, settings: Any, exporter: InMemorySpanExporter
+) -> None:
+    settings.SIGNAL_TRACING = {"DJANGO_RECEIVERS": "span"}
+    exporter.clear()
+
+    assert post_json(client, "/api/sms/code/", {"mobile": MOBILE, "sms_type": 1}) == 201
+
     assert_trace(
         exporter,
         """
@@ -82,6 +106,32 @@ def test_request_code_with_the_console_gateway(
     )
 
 
+def test_the_lean_configuration_counts_firings_of_djangos_receivers_alone(
+    client: Client, settings: Any, exporter: InMemorySpanExporter
+) -> None:
+    settings.SIGNAL_TRACING = {"DJANGO_RECEIVERS": "count"}
+    exporter.clear()
+
+    assert post_json(client, "/api/sms/code/", {"mobile": MOBILE, "sms_type": 1}) == 201
+
+    # request_started and request_finished are counted on the request span; every app
+    # receiver keeps its span.
+    assert_trace(
+        exporter,
+        """
+        post_save sms.receivers.send_sms_code
+          sms_code_sent sms.receivers.log_code_sent
+        """,
+        root="POST api/sms/code/",
+    )
+    [request] = [span for span in exporter.get_finished_spans() if span.parent is None]
+    counts = request.attributes[attrs.SIGNAL_COUNTS]
+    assert [line.split(" (")[0] for line in counts] == [
+        "request_finished None x1",
+        "request_started django.test.client.ClientHandler x1",
+    ]
+
+
 @pytest.mark.usefixtures("failing_gateway")
 def test_request_code_with_the_failing_gateway(
     client: Client, exporter: InMemorySpanExporter
@@ -93,12 +143,10 @@ def test_request_code_with_the_failing_gateway(
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         post_save sms.receivers.send_sms_code
           post_save sms.receivers.send_sms_code django.signal.reentrant=True
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST api/sms/code/ error.type=502 !ERROR",
     )
@@ -116,14 +164,12 @@ def test_verify_a_good_code(client: Client, exporter: InMemorySpanExporter) -> N
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         post_save sms.receivers.send_sms_code
         sms_code_verified send
           sms.receivers.log_code_verified
           sms.receivers.remember_verified_mobile django.signal.receiver.async=True
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST api/sms/verify/",
         keys=(*KEYS, attrs.RECEIVER_ASYNC),
@@ -141,10 +187,8 @@ def test_verify_a_wrong_code(client: Client, exporter: InMemorySpanExporter) -> 
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST api/sms/verify/",
     )
@@ -162,10 +206,8 @@ def test_verify_an_expired_code(client: Client, exporter: InMemorySpanExporter) 
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST api/sms/verify/",
     )
@@ -183,7 +225,7 @@ def test_bake_a_pizza_with_toppings(client: Client, exporter: InMemorySpanExport
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         m2m_changed kitchen.receivers.update_price django.signal.m2m.action=pre_add
         m2m_changed kitchen.receivers.update_price django.signal.m2m.action=post_add
         pizza_done send_robust django.signal.receivers.failed=1
@@ -191,8 +233,6 @@ def test_bake_a_pizza_with_toppings(client: Client, exporter: InMemorySpanExport
           kitchen.receivers.count_toppings
           kitchen.receivers.notify_courier error.type=kitchen.receivers.CourierUnavailable !ERROR
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST kitchen/",
         keys=(*KEYS, attrs.KWARG_M2M_ACTION),
@@ -287,11 +327,9 @@ def test_a_failure_recorded_with_queryset_update_saves_once(
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         post_save sms.alternatives.send_sms_code_with_update
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST api/sms/code/ error.type=502 !ERROR",
     )
@@ -313,12 +351,10 @@ def test_sending_on_commit_moves_the_delivery_out_of_post_save(
     assert_trace(
         exporter,
         """
-        request_started django.db.reset_queries
+        request_started send
         post_save sms.alternatives.send_sms_code_on_commit
         sms_code_sent sms.receivers.log_code_sent
         request_finished send
-          django.core.cache.close_caches
-          django.core.handlers.base.reset_urlconf
         """,
         root="POST api/sms/code/",
     )

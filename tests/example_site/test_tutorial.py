@@ -42,6 +42,8 @@ SHOWN_TREES = {m["test"]: m["tree"] for m in SHOWN.finditer(TUTORIAL.read_text(e
 def test_the_tutorial_shows_the_trees_of_every_flow() -> None:
     assert set(SHOWN_TREES) == {
         "test_request_code_with_the_console_gateway",
+        "test_django_receivers_get_spans_of_their_own_when_asked",
+        "test_the_lean_configuration_counts_firings_of_djangos_receivers_alone",
         "test_request_code_with_the_failing_gateway",
         "test_a_failure_recorded_with_queryset_update_saves_once",
         "test_sending_on_commit_moves_the_delivery_out_of_post_save",

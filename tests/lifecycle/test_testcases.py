@@ -182,7 +182,7 @@ def test_template_rendered_in_a_test_request_records_the_template_name_only(
             "tests/test_pages.py::test_template",
             "  GET template/",
             "    request_started tests.lifecycle.conftest.request_began",
-            "    template_rendered functools.partial(django.test.client.store_rendered_templates)"
+            "    template_rendered send"
             " django.signal.template.name=registration/password_reset_subject.txt",
             "    request_finished tests.lifecycle.conftest.request_ended",
         ]

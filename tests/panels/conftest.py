@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.dispatch import Signal
 from django.test import AsyncClient, Client
 
 from tests.panels.receivers import SLOW_SECONDS
@@ -64,3 +65,17 @@ def toolbar(settings: Any) -> Iterator[ToolbarClient]:
     ]
     yield ToolbarClient(Client(), AsyncClient())
     SLOW_SECONDS["reserve_stock"] = 0.0
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., None]]:
+    """Connect receivers for one test; they are disconnected when it ends."""
+    connected: list[tuple[Signal, Any, Any]] = []
+
+    def connect(signal: Signal, receiver: Any, sender: Any = None) -> None:
+        signal.connect(receiver, sender=sender)
+        connected.append((signal, receiver, sender))
+
+    yield connect
+    for signal, receiver, sender in connected:
+        signal.disconnect(receiver, sender=sender)

@@ -1,21 +1,24 @@
-"""Read the panel's HTML the way a person reads it: the text of each waterfall row."""
+"""Read the panel's HTML the way a person reads it: the text of each table row."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 
-class _TimelineRows(HTMLParser):
-    def __init__(self) -> None:
+class _TableRows(HTMLParser):
+    """Collects the cells of the rows that ``is_wanted(tr attributes)`` picks."""
+
+    def __init__(self, is_wanted: Callable[[dict[str, str | None]], bool]) -> None:
         super().__init__(convert_charrefs=True)
+        self.is_wanted = is_wanted
         self.rows: list[list[str]] = []
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
-        self._depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr" and (dict(attrs).get("id") or "").startswith("signalTracingMain_"):
+        if tag == "tr" and self.is_wanted(dict(attrs)):
             self._row = []
         elif tag == "td" and self._row is not None:
             self._cell = []
@@ -37,10 +40,17 @@ class _TimelineRows(HTMLParser):
 
 def timeline_rows(html: str) -> list[str]:
     """Return each waterfall row as "cell | cell | ...", without the toggle, bar and time."""
-    parser = _TimelineRows()
+    parser = _TableRows(lambda attrs: (attrs.get("id") or "").startswith("signalTracingMain_"))
     parser.feed(html)
     # Cells: toggle, signal/receiver, sender, method, sync/async, outcome, bar, time.
     return [" | ".join(row[1:6]) for row in parser.rows]
+
+
+def connected_rows(html: str) -> list[str]:
+    """Return each row of the "Connected receivers" table as "cell | cell | ..."."""
+    parser = _TableRows(lambda attrs: "djdt-st-connected-" in (attrs.get("class") or ""))
+    parser.feed(html)
+    return [" | ".join(row) for row in parser.rows]
 
 
 def text_of(html: str) -> str:
@@ -57,3 +67,19 @@ class _Text(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+
+
+def tags_of(html: str) -> set[str]:
+    """Return the names of the elements in ``html``."""
+    parser = _Tags()
+    parser.feed(html)
+    return parser.tags

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from tests.panels.signals import checkout, paid
+from tests.panels.signals import checkout, inventory_taken, paid, stock_checked
 
 #: How long ``reserve_stock`` sleeps, in seconds; tests raise it to make a slow receiver.
 SLOW_SECONDS = {"reserve_stock": 0.0}
@@ -38,3 +38,14 @@ def thank_customer(sender: Any, order: str, **kwargs: Any) -> None:
 @receiver(paid)
 async def audit_payment(sender: Any, order: str, **kwargs: Any) -> None:
     return None
+
+
+@receiver(stock_checked)
+def count_item(sender: Any, **kwargs: Any) -> None:
+    return None
+
+
+@receiver(inventory_taken)
+def check_every_item(sender: Any, items: int, **kwargs: Any) -> None:
+    for _ in range(items):
+        stock_checked.send(sender=sender)

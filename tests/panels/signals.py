@@ -6,3 +6,7 @@ from django.dispatch import Signal
 checkout = Signal()
 #: Sent with ``order`` after payment; one receiver of it fails.
 paid = Signal()
+#: Sent once per item while a stock list is checked (the flood tests send thousands).
+stock_checked = Signal()
+#: Sent with ``items`` once per inventory; its receiver checks every item.
+inventory_taken = Signal()

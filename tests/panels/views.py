@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import tracemalloc
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -10,7 +11,8 @@ from django.template import Context, Template
 
 import tests.panels.receivers  # noqa: F401  (connects the receivers)
 from signal_tracing.recording import active_recordings
-from tests.panels.signals import checkout, paid
+from tests.panels import hostile
+from tests.panels.signals import checkout, inventory_taken, paid, stock_checked
 from tests.testapp.models import Author, ExplodingRepr
 
 
@@ -45,6 +47,12 @@ def authors_view(request: HttpRequest) -> HttpResponse:
     Author.objects.bulk_create(Author(name=f"author {index}") for index in range(count))
     names = [author.name for author in Author.objects.all()]
     return page(f"<p>{len(names)} authors</p>")
+
+
+def parcel_view(request: HttpRequest) -> HttpResponse:
+    # Fires the receiver whose every shown field is markup (see tests.panels.hostile).
+    hostile.parcel_scanned.send(sender=hostile.SENDER)
+    return page("<p>scanned</p>")
 
 
 def exploding_view(request: HttpRequest) -> HttpResponse:
@@ -86,3 +94,21 @@ def concurrent_view(request: HttpRequest) -> HttpResponse:
     RENDEZVOUS[0].wait(timeout=10)
     paid.send_robust(sender=who, order=who)
     return page(f"<p>{who}</p>")
+
+
+#: Memory the inventory view's firings left allocated (tracemalloc), while the panel still
+#: records: appended by each visit made while tracemalloc traces.
+HELD_BY_FIRINGS: list[int] = []
+
+
+def inventory_view(request: HttpRequest) -> HttpResponse:
+    items = int(request.GET["items"])
+    before = tracemalloc.get_traced_memory()[0]
+    if request.GET.get("nested"):
+        inventory_taken.send(sender="warehouse", items=items)
+    else:
+        for _ in range(items):
+            stock_checked.send(sender="warehouse")
+    if tracemalloc.is_tracing():
+        HELD_BY_FIRINGS.append(tracemalloc.get_traced_memory()[0] - before)
+    return page(f"<p>{items} items checked</p>")

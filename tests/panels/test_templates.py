@@ -23,6 +23,8 @@ from tests.panels.html import text_of
 def test_each_outcome_has_a_label(outcome: str, method: str, label: str) -> None:
     html = render_to_string("signal_tracing/outcome.html", {"outcome": outcome, "method": method})
     assert text_of(html) == label
+    # The label is included inside sentences ("(handled by send_robust)"): no trailing space.
+    assert html == html.strip()
 
 
 def test_an_unknown_outcome_is_shown_escaped() -> None:
