@@ -93,17 +93,47 @@ def _install(session: nox.Session, django_pin: str, *extras: str) -> None:
     session.install("-e", f".[{','.join(('dev', *extras))}]", django_pin, "pip")
 
 
+#: pytest-xdist workers for the test legs: one per CPU. Tests that start servers or collectors
+#: take free ports and temporary directories, so workers share nothing.
+WORKERS = "auto"
+#: ``coverage run``'s settings in the test legs: pyproject.toml's ([tool.coverage.run]), plus
+#: ``patch = subprocess`` so that pytest-xdist's workers are measured too (tests/conftest.py
+#: keeps it from the servers and commands the tests start).
+COVERAGE_RC = """\
+[run]
+branch = True
+source = signal_tracing
+patch = subprocess
+"""
+
+
 def _pytest(session: nox.Session, coverage_name: str, *args: str) -> None:
     # coverage run, not pytest-cov: our pytest11 plugin imports signal_tracing before any
     # pytest plugin could start measuring, and those lines would look untested.
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
     data_file = COVERAGE_DIR / f"{coverage_name}.coverage"
-    data_file.unlink(missing_ok=True)
+    for stale in COVERAGE_DIR.glob(f"{data_file.name}*"):
+        stale.unlink()
+    rcfile = COVERAGE_DIR / "coveragerc"
+    rcfile.write_text(COVERAGE_RC)
     session.env["COVERAGE_FILE"] = str(data_file)
+    session.env["COVERAGE_RCFILE"] = str(rcfile)
     try:
-        session.run("coverage", "run", "-m", "pytest", *args, *session.posargs)
+        session.run(
+            "coverage",
+            "run",
+            "-m",
+            "pytest",
+            "-n",
+            WORKERS,
+            "--durations=15",
+            *args,
+            *session.posargs,
+        )
     finally:
-        if data_file.exists():
+        # One data file per process (the controller and each worker): combined into one.
+        if any(COVERAGE_DIR.glob(f"{data_file.name}.*")):
+            session.run("coverage", "combine", "--quiet", silent=True)
             session.run("coverage", "report", "--skip-covered", silent=False)
 
 
@@ -250,19 +280,14 @@ def _postgres_server(session: nox.Session) -> Iterator[str]:
 
 @nox.session(python=NEWEST[0])
 def postgres(session: nox.Session) -> None:
-    """The test suite against a real PostgreSQL server started for the run.
+    """The tests that use the database, against a real PostgreSQL server started for the run.
 
-    The tests that bring their own SQLite database are left to the other legs.
+    The rest of the suite does not use the test database of its own process: the test legs
+    run it (on SQLite).
     """
     _install(session, DJANGO[NEWEST[1]][0], "postgres")
     with _postgres_server(session) as database_url:
         session.env["DATABASE_URL"] = database_url
-        # These tests set their own SQLite database (fresh projects, the wheel's smoke test,
-        # the browser's server) whatever DATABASE_URL says: the other legs run them already.
-        _pytest(
-            session,
-            "postgres",
-            "--ignore=tests/docs",
-            "--ignore=tests/packaging",
-            "--ignore=tests/browser",
-        )
+        # `database` is added by tests/conftest.py to every test that uses the test database;
+        # `postgres` marks the tests that start a PostgreSQL server of their own.
+        _pytest(session, "postgres", "-m", "database or postgres")
