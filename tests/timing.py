@@ -55,6 +55,10 @@ class Timing:
 
     wall: float = 0.0
     cpu_wait: float = 0.0
+    #: When the timed span ended (``time.monotonic()``, the same clock in every process).
+    ended: float = 0.0
+    #: The last reading of the waits of the timed process's threads (see :func:`cpu_waits`).
+    waits: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def unhindered(self) -> float:
@@ -82,8 +86,10 @@ class Stopwatch:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.timing.wall = time.monotonic() - self._started
-        self.timing.cpu_wait = waited_between(self._waits, cpu_waits())
+        self.timing.ended = time.monotonic()
+        self.timing.waits = cpu_waits()
+        self.timing.wall = self.timing.ended - self._started
+        self.timing.cpu_wait = waited_between(self._waits, self.timing.waits)
 
 
 def wait_for_exit(
@@ -105,4 +111,7 @@ def wait_for_exit(
         if reading:  # empty once the process is gone
             last = reading
         time.sleep(POLL_SECONDS)
-    return Timing(wall=time.monotonic() - started, cpu_wait=waited_between(first, last))
+    ended = time.monotonic()
+    return Timing(
+        wall=ended - started, cpu_wait=waited_between(first, last), ended=ended, waits=last
+    )
