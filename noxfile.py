@@ -97,8 +97,9 @@ def _install(session: nox.Session, django_pin: str, *extras: str) -> None:
 #: take free ports and temporary directories, so workers share nothing.
 WORKERS = "auto"
 #: ``coverage run``'s settings in the test legs: pyproject.toml's ([tool.coverage.run]), plus
-#: ``patch = subprocess`` so that pytest-xdist's workers are measured too (tests/conftest.py
-#: keeps it from the servers and commands the tests start).
+#: ``patch = subprocess``: every Python process started meanwhile is measured too, the
+#: pytest-xdist workers and the commands, servers and pytest runs the tests start (some code,
+#: the test runner's and the exit flush's, runs only there).
 COVERAGE_RC = """\
 [run]
 branch = True

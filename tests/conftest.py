@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,14 +19,6 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 DATABASE_FIXTURES = frozenset(
     {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
 )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # noxfile.py measures coverage with `coverage run` and coverage's `patch = subprocess`, so
-    # that pytest-xdist's workers are measured. Only the processes that run tests are: the
-    # servers and commands the tests start are not (some tests bound their exit times).
-    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", 0):
-        os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
 
 
 def _uses_the_database(item: pytest.Item) -> bool:
