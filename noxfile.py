@@ -21,7 +21,7 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 COVERAGE_DIR = ROOT / ".nox" / "_coverage"
-COVERAGE_FLOOR = 85
+COVERAGE_FLOOR = 95
 
 DJANGO = {
     "5.2": ("Django>=5.2,<5.3", ("3.10", "3.11", "3.12", "3.13")),
