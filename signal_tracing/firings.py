@@ -37,6 +37,7 @@ from signal_tracing.routing import (
     sender_facts,
     signal_facts,
 )
+from signal_tracing.spans import SpanEmitter
 from signal_tracing.state import report_tracer_failure, running
 
 now: Final = time.perf_counter_ns
@@ -234,6 +235,7 @@ class FiringNode(Node):
     __slots__ = (
         "broken",
         "calls_untracked",
+        "emitter",
         "entered",
         "facts",
         "handled_errors",
@@ -250,7 +252,13 @@ class FiringNode(Node):
         "sync_count",
     )
 
-    def __init__(self, parent: Node | None, key: tuple[int, int], record: DispatchRecord) -> None:
+    def __init__(
+        self,
+        parent: Node | None,
+        key: tuple[int, int],
+        record: DispatchRecord,
+        emitter: SpanEmitter | None,
+    ) -> None:
         super().__init__(parent, None)
         self.key = key
         self.record = record
@@ -272,6 +280,10 @@ class FiringNode(Node):
         self.sync_count = 0
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
+        #: What starts this firing's spans, read once when it starts: a firing that started
+        #: traced ends its spans even if tracing stops while its receivers run (a receiver of
+        #: ``setting_changed`` may stop it), and one that started untraced stays so.
+        self.emitter = emitter
 
     def firing_key(self) -> tuple[int, int] | None:
         return self.key
@@ -323,12 +335,11 @@ class FiringNode(Node):
             return None
 
     def _start_receiver_span(self, fact: ReceiverFacts, is_async: bool) -> Span:
-        emitter = running.emitter
-        assert emitter is not None
         attributes = fact.attributes
         if is_async:
             attributes = {**attributes, attrs.RECEIVER_ASYNC: True}
-        return emitter.start(
+        assert self.emitter is not None  # set with self.span
+        return self.emitter.start(
             attrs.RECEIVER_SPAN_NAME.format(receiver=fact.identity.name), attributes, self.span
         )
 
@@ -512,7 +523,8 @@ def start_firing(
             and not any(recording.everything for recording in recordings)
         ):
             return UntracedFiring(None, None, signal, sender)
-        spans_wanted = decided.spans_wanted
+        emitter = running.emitter  # read once (see FiringNode.emitter)
+        spans_wanted = decided.spans_wanted and emitter is not None
         template = named.get("template") if config.exclude_templates else None
         if (visible == 0 and facts) or (
             template is not None
@@ -544,8 +556,7 @@ def start_firing(
             # decides now, before anything else is built, so that a dropped firing costs no
             # more than the span its sampler dropped. The sampler sees the span's name and
             # the signal's name and path; the other attributes are set once it records.
-            emitter = running.emitter
-            assert emitter is not None
+            assert emitter is not None  # spans_wanted
             early_span = emitter.start(
                 _firing_span_name(facts_of_signal.name, method.name, facts, merged),
                 facts_of_signal.attributes,
@@ -573,7 +584,7 @@ def start_firing(
             if named
             else {}
         )
-        firing = FiringNode(parent, key, record)
+        firing = FiringNode(parent, key, record, emitter)
         firing.facts = facts
         firing.sync_count = len(sync_receivers)
         firing.recordings = recordings
@@ -590,7 +601,8 @@ def start_firing(
             and firing.take_span_slot(config.max_spans_per_trace)
         ):
             firing.merged = merged
-            firing.span = _start_firing_span(firing, record)
+            assert emitter is not None  # spans_wanted
+            firing.span = _start_firing_span(emitter, firing, record)
             if recordings:
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
@@ -666,9 +678,7 @@ def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[
     return attributes
 
 
-def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
-    emitter = running.emitter
-    assert emitter is not None
+def _start_firing_span(emitter: SpanEmitter, firing: FiringNode, record: DispatchRecord) -> Span:
     return emitter.start(
         _firing_span_name(record.signal_name, record.method, firing.facts, firing.merged),
         _firing_span_attributes(firing, record),
