@@ -21,7 +21,7 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 COVERAGE_DIR = ROOT / ".nox" / "_coverage"
-COVERAGE_FLOOR = 85
+COVERAGE_FLOOR = 95
 
 DJANGO = {
     "5.2": ("Django>=5.2,<5.3", ("3.10", "3.11", "3.12", "3.13")),
@@ -93,17 +93,48 @@ def _install(session: nox.Session, django_pin: str, *extras: str) -> None:
     session.install("-e", f".[{','.join(('dev', *extras))}]", django_pin, "pip")
 
 
+#: pytest-xdist workers for the test legs: one per CPU. Tests that start servers or collectors
+#: take free ports and temporary directories, so workers share nothing.
+WORKERS = "auto"
+#: ``coverage run``'s settings in the test legs: pyproject.toml's ([tool.coverage.run]), plus
+#: ``patch = subprocess``: every Python process started meanwhile is measured too, the
+#: pytest-xdist workers and the commands, servers and pytest runs the tests start (some code,
+#: the test runner's and the exit flush's, runs only there).
+COVERAGE_RC = """\
+[run]
+branch = True
+source = signal_tracing
+patch = subprocess
+"""
+
+
 def _pytest(session: nox.Session, coverage_name: str, *args: str) -> None:
     # coverage run, not pytest-cov: our pytest11 plugin imports signal_tracing before any
     # pytest plugin could start measuring, and those lines would look untested.
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
     data_file = COVERAGE_DIR / f"{coverage_name}.coverage"
-    data_file.unlink(missing_ok=True)
+    for stale in COVERAGE_DIR.glob(f"{data_file.name}*"):
+        stale.unlink()
+    rcfile = COVERAGE_DIR / "coveragerc"
+    rcfile.write_text(COVERAGE_RC)
     session.env["COVERAGE_FILE"] = str(data_file)
+    session.env["COVERAGE_RCFILE"] = str(rcfile)
     try:
-        session.run("coverage", "run", "-m", "pytest", *args, *session.posargs)
+        session.run(
+            "coverage",
+            "run",
+            "-m",
+            "pytest",
+            "-n",
+            WORKERS,
+            "--durations=15",
+            *args,
+            *session.posargs,
+        )
     finally:
-        if data_file.exists():
+        # One data file per process (the controller and each worker): combined into one.
+        if any(COVERAGE_DIR.glob(f"{data_file.name}.*")):
+            session.run("coverage", "combine", "--quiet", silent=True)
             session.run("coverage", "report", "--skip-covered", silent=False)
 
 
@@ -113,9 +144,15 @@ def _pytest(session: nox.Session, coverage_name: str, *args: str) -> None:
     [(python, django) for django, (_pin, pythons) in DJANGO.items() for python in pythons],
 )
 def tests(session: nox.Session, django: str) -> None:
-    """The test suite on one Django/Python pair (coverage data kept for ``coverage``)."""
+    """The test suite on one Django/Python pair (coverage data kept for ``coverage``).
+
+    The browser tests (tests/browser) run with the newest pair only: what they add to the
+    panel's tests, which check its HTML on every pair, is Chromium running the panel's own
+    JavaScript and CSS, static files that are the same whatever the Django version.
+    """
     _install(session, DJANGO[django][0])
-    _pytest(session, f"django{django}-py{session.python}")
+    browser = () if (session.python, django) == NEWEST else ("-m", "not browser")
+    _pytest(session, f"django{django}-py{session.python}", *browser)
 
 
 @nox.session(python=TOOLS_PYTHON)
@@ -250,19 +287,14 @@ def _postgres_server(session: nox.Session) -> Iterator[str]:
 
 @nox.session(python=NEWEST[0])
 def postgres(session: nox.Session) -> None:
-    """The test suite against a real PostgreSQL server started for the run.
+    """The tests that use the database, against a real PostgreSQL server started for the run.
 
-    The tests that bring their own SQLite database are left to the other legs.
+    The rest of the suite does not use the test database of its own process: the test legs
+    run it (on SQLite).
     """
     _install(session, DJANGO[NEWEST[1]][0], "postgres")
     with _postgres_server(session) as database_url:
         session.env["DATABASE_URL"] = database_url
-        # These tests set their own SQLite database (fresh projects, the wheel's smoke test,
-        # the browser's server) whatever DATABASE_URL says: the other legs run them already.
-        _pytest(
-            session,
-            "postgres",
-            "--ignore=tests/docs",
-            "--ignore=tests/packaging",
-            "--ignore=tests/browser",
-        )
+        # `database` is added by tests/conftest.py to every test that uses the test database;
+        # `postgres` marks the tests that start a PostgreSQL server of their own.
+        _pytest(session, "postgres", "-m", "database or postgres")

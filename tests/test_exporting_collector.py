@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,8 +88,10 @@ def test_command_spans_are_flushed_before_the_process_exits(
     )
 
     migrate(env)
+    # The spans left before the process exited; how long the collector takes to write them
+    # down is no part of it (seconds, on a loaded machine): wait_for_spans' default.
     spans = rotel.wait_for_spans(
-        lambda spans: any(span["name"].startswith("post_migrate ") for span in spans), timeout=5
+        lambda spans: any(span["name"].startswith("post_migrate ") for span in spans)
     )
 
     assert {span["resource"]["service.name"] for span in spans} == {"example_site"}
@@ -203,6 +206,17 @@ def test_request_and_verify_code_export_no_phone_number_or_code(
 # Shutting down: flushed on SIGTERM, and bounded by the exporter's timeout.
 
 
+def get_until_closed(port: int, path: str) -> int:
+    """GET ``path`` over HTTP/1.0 and read until the server closes the connection; return the
+    status. runserver closes it once the response is closed, so request_finished was sent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    return int(response.split(b" ", 2)[1])
+
+
 def test_sigterm_flushes_a_server_that_does_not_handle_it(rotel: Rotel, tmp_path: Path) -> None:
     env = site_environment(
         tmp_path, **rotel.environment("http/protobuf"), OTEL_BSP_SCHEDULE_DELAY="600000"
@@ -210,15 +224,15 @@ def test_sigterm_flushes_a_server_that_does_not_handle_it(rotel: Rotel, tmp_path
     migrate(env)
     rotel.clear()
     server = Server(tmp_path, env)
-    assert server.get("/") == 200
-    # runserver sends request_finished after the client has its response: a span ended after
-    # the flush would be left out, as in any process killed mid-request.
-    time.sleep(0.5)
+    # runserver sends request_finished after the client has its response, and closes the
+    # connection after that: waiting for the close, not for a while, the request's spans have
+    # all ended when the signal comes (on a loaded machine, half a second was seen too short).
+    assert get_until_closed(server.port, "/") == 200
 
     server.stop(signal.SIGTERM)
 
     assert server.process.returncode == -signal.SIGTERM
-    spans = rotel.wait_for_spans(lambda spans: bool(named(spans, "request_started send")), 5)
+    spans = rotel.wait_for_spans(lambda spans: bool(named(spans, "request_started send")))
     assert named(spans, "request_finished send")
 
 
@@ -235,7 +249,7 @@ def test_shutdown_with_the_collector_down_is_not_delayed_and_counts_what_was_not
     took = server.stop(stop_with)
 
     # The exporter's own timeout is 10 s; a refused send at exit is not retried.
-    assert took < 2.0
+    assert took.unhindered < 2.0, took
     (line,) = [line for line in server.log().splitlines() if "were not sent" in line]
     assert re.fullmatch(
         r"\d+ span\(s\) were not sent to http://127\.0\.0\.1:\d+ \(grpc\) before the "

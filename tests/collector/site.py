@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Final
 
 from tests.collector.rotel import accepts_tcp, free_port, wait_until
+from tests.timing import Timing, wait_for_exit
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 MANAGE: Final = ROOT / "example_site" / "manage.py"
@@ -169,16 +169,14 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code
 
-    def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> float:
-        """Send ``signum``; return how long the process took to exit."""
-        started = time.monotonic()
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> Timing:
+        """Send ``signum``; return how long the process took to exit (see tests/timing.py)."""
         self.process.send_signal(signum)
         try:
-            self.process.wait(timeout=timeout)
+            return wait_for_exit(self.process, timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"the server ignored signal {signum}:\n{self.log()}") from None
-        return time.monotonic() - started
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -4,7 +4,10 @@
 :func:`tests.collector.site.settings_module` does, before Django starts) registers the handler
 that runs last; the app's ``ready()``, after signal_tracing's, registers the one that runs
 first. Between the two run the exporter's exit flush and whatever else registered meanwhile.
-Each process writes ``{pid}.json`` into the directory named by ``EXIT_CLOCK_DIR``.
+Each process writes ``{pid}.json`` into the directory named by ``EXIT_CLOCK_DIR``:
+``exit_seconds`` is the time the handlers took less the time the process's threads waited for
+a CPU meanwhile (what an idle machine would take, see :mod:`tests.timing`),
+``exit_wall_seconds`` the wall time.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-_exit_began: list[float] = []
+from tests.timing import cpu_waits, waited_between
+
+_exit_began: list[tuple[float, dict[str, int]]] = []
 
 
 def exit_begins() -> None:
-    _exit_began.append(time.monotonic())
+    _exit_began.append((time.monotonic(), cpu_waits()))
 
 
 def _exit_ends() -> None:
-    ended = time.monotonic()
+    ended, waits = time.monotonic(), cpu_waits()
     directory = os.environ.get("EXIT_CLOCK_DIR")
     if not directory:
         return
@@ -34,7 +39,12 @@ def _exit_ends() -> None:
         "pid": os.getpid(),
         "argv": sys.argv,
         "run_main": os.environ.get("RUN_MAIN"),
-        "exit_seconds": ended - _exit_began[0] if _exit_began else None,
+        "exit_seconds": (
+            ended - _exit_began[0][0] - waited_between(_exit_began[0][1], waits)
+            if _exit_began
+            else None
+        ),
+        "exit_wall_seconds": ended - _exit_began[0][0] if _exit_began else None,
         "tracer_provider": type(trace.get_tracer_provider()).__name__,
     }
     path = Path(directory) / f"{os.getpid()}.json"
