@@ -110,12 +110,12 @@ def open_firing(
         except Exception:
             report_tracer_failure(f"the {type(hook).__name__} hook")
             hook = None
-    decided = route(signal, sender)
-    action = decided.action
-    if action is Action.COUNT:
-        return UntracedFiring(hook, hook_state, signal, sender)
-    if action is Action.TRACE:
-        if sync_receivers or async_receivers:
+    if sync_receivers or async_receivers:
+        decided = route(signal, sender)
+        action = decided.action
+        if action is Action.COUNT:
+            return UntracedFiring(hook, hook_state, signal, sender)
+        if action is Action.TRACE:
             firing = start_firing(
                 decided, signal, sender, named, method, sync_receivers, async_receivers
             )
@@ -123,8 +123,12 @@ def open_firing(
                 firing.hook = hook
                 firing.hook_state = hook_state
                 return firing
-        elif running.captures:
-            record_empty(signal, sender, named, method)
+    elif running.captures:
+        # No live receivers for this sender, found the slow way: Django's sender cache had no
+        # entry yet (the first instance of a model), or the signal does not cache. The fast
+        # path would have returned at once, so nothing is counted: only a test capture
+        # records it, as it records the fast path's empty firings.
+        record_empty(signal, sender, named, method)
     if hook is None:
         return None
     return UntracedFiring(hook, hook_state, None, None)
