@@ -317,7 +317,7 @@ class FiringNode(Node):
             if attach:
                 call.node_token = current_node.set(call)
                 if span is not None:
-                    call.otel_token = spans.attach(span)
+                    call.otel_token = spans.attach(span, call)
             if record is not None:
                 record.start_ns = now()
             return call
@@ -613,7 +613,7 @@ def start_firing(
             # itself never needs to be.
             firing.node_token = current_node.set(firing)
             if firing.span is not None:
-                firing.otel_token = spans.attach(firing.span)
+                firing.otel_token = spans.attach(firing.span, firing)
         if recordings:
             # A recording full to its max_firings only counts the firing: then nothing may
             # hold on to the record (no parent link, no receiver-call records).
