@@ -54,7 +54,13 @@ class SpanEmitter:
         if node is not None:
             attached = node.otel_context
             if attached is not None and otel_context.get_current() is attached:
-                return node.sampled_out
+                sampled_out = node.sampled_out
+                if sampled_out is None:
+                    context = trace.get_current_span().get_span_context()
+                    sampled_out = node.sampled_out = (
+                        context.is_valid and not context.trace_flags.sampled
+                    )
+                return sampled_out
         context = trace.get_current_span().get_span_context()
         return context.is_valid and not context.trace_flags.sampled
 
@@ -72,14 +78,13 @@ class SpanEmitter:
 def attach(span: Span, node: Node | None = None) -> object:
     """Make ``span`` current; return the token for :func:`detach`.
 
-    With ``node`` (the node current while the span is), note the context and whether the span
-    is sampled out on it, for :meth:`SpanEmitter.parent_is_sampled_out`.
+    With ``node`` (the node current while the span is), note the context on it, for
+    :meth:`SpanEmitter.parent_is_sampled_out`.
     """
     context = trace.set_span_in_context(span)
     if node is not None:
-        span_context = span.get_span_context()
         node.otel_context = context
-        node.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+        node.sampled_out = None
     return otel_context.attach(context)
 
 
