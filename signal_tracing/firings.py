@@ -585,7 +585,7 @@ def start_firing(
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if early_span is not None:
             firing.merged = merged
-            early_span.set_attributes(_firing_span_attributes(firing, record))
+            early_span.set_attributes(_firing_span_attributes(firing, record, riding))
             firing.span = early_span
         elif (
             spans_wanted
@@ -594,7 +594,12 @@ def start_firing(
             and firing.take_span_slot(config.max_spans_per_trace)
         ):
             firing.merged = merged
-            firing.span = _start_firing_span(firing, record)
+            emitter = running.emitter
+            assert emitter is not None
+            firing.span = emitter.start(
+                _firing_span_name(record.signal_name, record.method, facts, merged),
+                _firing_span_attributes(firing, record, riding),
+            )
             if recordings:
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
@@ -638,12 +643,27 @@ def _firing_span_name(
     signal_name: str, method_name: str, facts: list[ReceiverFacts], merged: bool
 ) -> str:
     if merged:
-        fact = next(fact for fact in facts if not fact.excluded)
-        return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=fact.identity.name)
+        for fact in facts:
+            if not fact.excluded:
+                return _merged_span_name(signal_name, fact.identity.name)
+    return _dispatch_span_name(signal_name, method_name)
+
+
+# Span names are few (signals x methods, signals x receivers): each is formatted once.
+@functools.lru_cache(maxsize=4096)
+def _merged_span_name(signal_name: str, receiver_name: str) -> str:
+    return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=receiver_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dispatch_span_name(signal_name: str, method_name: str) -> str:
     return attrs.DISPATCH_SPAN_NAME.format(signal=signal_name, method=method_name)
 
 
-def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[str, Any]:
+def _firing_span_attributes(
+    firing: FiringNode, record: DispatchRecord, riding: int = 0
+) -> dict[str, Any]:
+    """The firing span's attributes; ``riding``: how many of its receivers are Django's."""
     attributes: dict[str, Any] = {
         attrs.SIGNAL_NAME: record.signal_name,
         attrs.SIGNAL_PATH: record.signal_path,
@@ -654,29 +674,24 @@ def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[
     }
     if record.reentrant:
         attributes[attrs.SIGNAL_REENTRANT] = True
-    riding = [
-        fact.identity.name for fact in firing.facts if fact.rides_on_firing and not fact.excluded
-    ]
     if riding:
-        attributes[attrs.SIGNAL_RECEIVERS_DJANGO] = riding
-        attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(riding)
+        names = [
+            fact.identity.name
+            for fact in firing.facts
+            if fact.rides_on_firing and not fact.excluded
+        ]
+        attributes[attrs.SIGNAL_RECEIVERS_DJANGO] = names
+        attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(names)
     if record.attributes:
         attributes.update(record.attributes)
     if firing.merged:
-        index = next(index for index, fact in enumerate(firing.facts) if not fact.excluded)
-        attributes.update(firing.facts[index].attributes)
-        if index >= firing.sync_count:
-            attributes[attrs.RECEIVER_ASYNC] = True
+        for index, fact in enumerate(firing.facts):
+            if not fact.excluded:
+                attributes.update(fact.attributes)
+                if index >= firing.sync_count:
+                    attributes[attrs.RECEIVER_ASYNC] = True
+                break
     return attributes
-
-
-def _start_firing_span(firing: FiringNode, record: DispatchRecord) -> Span:
-    emitter = running.emitter
-    assert emitter is not None
-    return emitter.start(
-        _firing_span_name(record.signal_name, record.method, firing.facts, firing.merged),
-        _firing_span_attributes(firing, record),
-    )
 
 
 def record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: Method) -> None:
