@@ -59,6 +59,21 @@ DB_ALIAS: Final = "django.db.alias"
 #: Prefix for kwargs opted in by name through ``RECORD_KWARGS``.
 KWARG_PREFIX: Final = "django.signal.kwargs."
 
+# Where a firing came from (signal_tracing.origins). SEND_SITE_ATTRIBUTES "compact": one
+# attribute, "sms/views.py:42 in bulk_resend"; "full": the code.* keys under our own prefix,
+# because a merged span's code.* keys are its receiver's.
+SEND_SITE: Final = "django.signal.send_site"
+SEND_SITE_FILE_PATH: Final = "django.signal.send_site.file.path"
+SEND_SITE_LINE_NUMBER: Final = "django.signal.send_site.line.number"
+SEND_SITE_FUNCTION_NAME: Final = "django.signal.send_site.function.name"
+#: Model signals: the firing ran inside ``transaction.atomic()`` on its ``using`` database.
+IN_ATOMIC_BLOCK: Final = "django.signal.in_atomic_block"
+# A signal storm (signal_tracing.storms): an event on the request, command or test span.
+STORM_EVENT: Final = "django.signal.storm"
+STORM_COUNT: Final = "django.signal.storm.count"
+STORM_DURATION: Final = "django.signal.storm.duration"
+STORM_THRESHOLD: Final = "django.signal.storm.threshold"
+
 # Receiver attributes (OpenTelemetry semantic conventions for code, plus our own).
 CODE_FUNCTION_NAME: Final = "code.function.name"
 CODE_FILE_PATH: Final = "code.file.path"

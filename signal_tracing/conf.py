@@ -27,6 +27,7 @@ EXPORTER_CHOICES: Final = (None, "otlp", "console")
 #: a span each, names on their firing's span (the default), or that and, when a firing runs
 #: only Django's receivers, a count on the enclosing span instead of a span (lean).
 DJANGO_RECEIVERS_CHOICES: Final = ("span", "attributes", "count")
+SEND_SITE_ATTRIBUTES_CHOICES: Final = ("compact", "full", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Config:
     django_receivers: str = "attributes"
     slow_receiver_ms: float = 20.0
     init_flood_threshold: int = 500
+    storm_threshold: int = 20
+    send_site_attributes: str = "compact"
     jaeger_url: str | None = None
     exporter: str | None = None
     service_name: str | None = None
@@ -119,6 +122,10 @@ def _is_django_receivers(value: object) -> bool:
     return isinstance(value, str) and value in DJANGO_RECEIVERS_CHOICES
 
 
+def _is_send_site_attributes(value: object) -> bool:
+    return isinstance(value, str) and value in SEND_SITE_ATTRIBUTES_CHOICES
+
+
 class _Key(NamedTuple):
     accepts: Callable[[object], bool]
     expected: str
@@ -145,6 +152,8 @@ KEYS: Final[Mapping[str, _Key]] = {
     "DJANGO_RECEIVERS": _Key(_is_django_receivers, '"span", "attributes" or "count"'),
     "SLOW_RECEIVER_MS": _Key(_is_non_negative_number, "a number of milliseconds >= 0"),
     "INIT_FLOOD_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0"),
+    "STORM_THRESHOLD": _Key(_is_non_negative_int, "an integer >= 0 (0 turns storm reports off)"),
+    "SEND_SITE_ATTRIBUTES": _Key(_is_send_site_attributes, '"compact", "full" or "off"'),
     "JAEGER_URL": _Key(_is_optional_str, "None or a URL such as 'http://localhost:16686'"),
     "EXPORTER": _Key(_is_exporter, 'None, "otlp" or "console"'),
     "SERVICE_NAME": _Key(_is_optional_str, "None or a non-empty string"),

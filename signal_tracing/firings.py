@@ -25,7 +25,8 @@ from opentelemetry.trace import Span
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
-from signal_tracing.nesting import Node, current_node, depth_and_reentrancy
+from signal_tracing.nesting import Node, Scope, current_node, depth_and_reentrancy
+from signal_tracing.origins import send_site
 from signal_tracing.recording import Recording, active_recordings
 from signal_tracing.records import DispatchRecord, Outcome, Policy, ReceiverCall, SentObjects
 from signal_tracing.routing import (
@@ -37,7 +38,10 @@ from signal_tracing.routing import (
     sender_facts,
     signal_facts,
 )
+from signal_tracing.spans import SpanEmitter
 from signal_tracing.state import report_tracer_failure, running
+from signal_tracing.storms import StormTable
+from signal_tracing.transactions import in_atomic_block
 
 now: Final = time.perf_counter_ns
 
@@ -238,6 +242,7 @@ class FiringNode(Node):
     __slots__ = (
         "broken",
         "calls_untracked",
+        "emitter",
         "entered",
         "facts",
         "handled_errors",
@@ -251,10 +256,17 @@ class FiringNode(Node):
         "record_messages",
         "recordings",
         "shared_context",
+        "storm_table",
         "sync_count",
     )
 
-    def __init__(self, parent: Node | None, key: tuple[int, int], record: DispatchRecord) -> None:
+    def __init__(
+        self,
+        parent: Node | None,
+        key: tuple[int, int],
+        record: DispatchRecord,
+        emitter: SpanEmitter | None,
+    ) -> None:
         super().__init__(parent, None)
         self.key = key
         self.record = record
@@ -276,6 +288,12 @@ class FiringNode(Node):
         self.sync_count = 0
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
+        #: Where this firing is counted for storms: its scope's table, if the scope has a span.
+        self.storm_table: StormTable | None = None
+        #: What starts this firing's spans, read once when it starts: a firing that started
+        #: traced ends its spans even if tracing stops while its receivers run (a receiver of
+        #: ``setting_changed`` may stop it), and one that started untraced stays so.
+        self.emitter = emitter
 
     def firing_key(self) -> tuple[int, int] | None:
         return self.key
@@ -327,12 +345,11 @@ class FiringNode(Node):
             return None
 
     def _start_receiver_span(self, fact: ReceiverFacts, is_async: bool) -> Span:
-        emitter = running.emitter
-        assert emitter is not None
         attributes = fact.attributes
         if is_async:
             attributes = {**attributes, attrs.RECEIVER_ASYNC: True}
-        return emitter.start(
+        assert self.emitter is not None  # set with self.span
+        return self.emitter.start(
             attrs.RECEIVER_SPAN_NAME.format(receiver=fact.identity.name), attributes, self.span
         )
 
@@ -423,8 +440,10 @@ class FiringNode(Node):
             record = self.record
             if error is not None:
                 self._record_not_run()
-            if self.recordings:
+            if self.recordings or self.storm_table is not None:
                 record.end_ns = now()
+            if self.storm_table is not None:
+                self.storm_table.add(record, record.duration_ns)
             record.outcome = Outcome.OK if error is None else _failure_outcome(error)
             span = self.span
             if span is not None:
@@ -492,13 +511,16 @@ def start_firing(
     """Set up the record (and span) of a traced firing; ``None`` if it is hidden or broken.
 
     A firing that runs only Django's own receivers is counted instead under the lean
-    ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture.
+    ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture
+    or a receiver-coverage run.
     """
     try:
         facts_of_signal = decided.signal
         assert facts_of_signal is not None
         config = running.config
         recordings = active_recordings.get()
+        # Receiver coverage counts every call in enter(): no shortcut below may skip it.
+        counting = call_counts.active is not None
         facts = [receiver_facts(receiver) for receiver in sync_receivers]
         if async_receivers:
             facts += [receiver_facts(receiver) for receiver in async_receivers]
@@ -513,10 +535,12 @@ def start_firing(
             riding
             and riding == visible
             and config.django_receivers == "count"
+            and not counting
             and not any(recording.everything for recording in recordings)
         ):
             return UntracedFiring(None, None, signal, sender)
-        spans_wanted = decided.spans_wanted
+        emitter = running.emitter  # read once (see FiringNode.emitter)
+        spans_wanted = decided.spans_wanted and emitter is not None
         template = named.get("template") if config.exclude_templates else None
         if (visible == 0 and facts) or (
             template is not None
@@ -524,9 +548,7 @@ def start_firing(
         ):
             # Hidden (the toolbar's own work, say): only a test capture or receiver coverage
             # still wants it.
-            if call_counts.active is None and not any(
-                recording.everything for recording in recordings
-            ):
+            if not counting and not any(recording.everything for recording in recordings):
                 return None
             spans_wanted = False
         parent = current_node.get()
@@ -541,6 +563,7 @@ def start_firing(
             spans_wanted
             and parent is None
             and not recordings
+            and not counting
             and visible
             and facts_of_signal.policy is Policy.SPAN
         ):
@@ -548,8 +571,7 @@ def start_firing(
             # decides now, before anything else is built, so that a dropped firing costs no
             # more than the span its sampler dropped. The sampler sees the span's name and
             # the signal's name and path; the other attributes are set once it records.
-            emitter = running.emitter
-            assert emitter is not None
+            assert emitter is not None  # spans_wanted
             early_span = emitter.start(
                 _firing_span_name(facts_of_signal.name, method.name, facts, merged),
                 facts_of_signal.attributes,
@@ -577,25 +599,28 @@ def start_firing(
             if named
             else {}
         )
-        firing = FiringNode(parent, key, record)
+        firing = FiringNode(parent, key, record, emitter)
         firing.facts = facts
         firing.sync_count = len(sync_receivers)
         firing.recordings = recordings
         firing.record_messages = config.record_exception_messages
+        spans_possible = spans_wanted and visible and facts_of_signal.policy is Policy.SPAN
+        if spans_possible or recordings:
+            # Read only for a firing someone looks at: one its sampler kept (or may keep), or
+            # one a recording holds.
+            record.send_site = send_site(signal)
+            record.in_atomic_block = in_atomic_block(signal, named)
+            record.only_django_receivers = 0 < riding == visible
+            if spans_possible and not record.only_django_receivers:
+                firing.storm_table = storm_table(parent, config.storm_threshold)
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if early_span is not None:
             firing.merged = merged
             early_span.set_attributes(_firing_span_attributes(firing, record, riding))
             firing.span = early_span
-        elif (
-            spans_wanted
-            and visible
-            and facts_of_signal.policy is Policy.SPAN
-            and firing.take_span_slot(config.max_spans_per_trace)
-        ):
+        elif spans_possible and firing.take_span_slot(config.max_spans_per_trace):
             firing.merged = merged
-            emitter = running.emitter
-            assert emitter is not None
+            assert emitter is not None  # spans_wanted
             firing.span = emitter.start(
                 _firing_span_name(record.signal_name, record.method, facts, merged),
                 _firing_span_attributes(firing, record, riding),
@@ -607,6 +632,7 @@ def start_firing(
         firing.calls_untracked = (
             firing.span is not None
             and not recordings
+            and not counting
             and (firing.merged or riding == visible == len(facts))
         )
         if firing.shared_context or firing.calls_untracked:
@@ -631,12 +657,28 @@ def start_firing(
                     record.parent_dispatch.children.append(record)
                 if any(recording.keep_objects for recording in keeping):
                     record.objects = SentObjects(signal, sender, named)
-                # Times are read by recordings only (spans keep their own): clock reads cost.
-                record.start_ns = now()
+        if firing.recordings or firing.storm_table is not None:
+            # Times are read by recordings and storm counts only (spans keep their own):
+            # clock reads cost.
+            record.start_ns = now()
         return firing
     except Exception:
         report_tracer_failure("starting a firing")
         return None
+
+
+def storm_table(node: Node | None, threshold: int) -> StormTable | None:
+    """The table counting storms of the innermost request, command or test around ``node``:
+    none unless that scope has a span (its storms are reported on it) and ``threshold``
+    is not 0."""
+    while node is not None and not isinstance(node, Scope):
+        node = node.parent
+    if node is None or node.span is None or not threshold:
+        return None
+    table = node.storms
+    if table is None:
+        table = node.storms = StormTable(threshold)
+    return table
 
 
 def _firing_span_name(
@@ -684,6 +726,15 @@ def _firing_span_attributes(
         attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(names)
     if record.attributes:
         attributes.update(record.attributes)
+    site = record.send_site
+    if site is not None:
+        shown = running.config.send_site_attributes
+        if shown == "compact":
+            attributes.update(site.compact_attributes)
+        elif shown == "full":
+            attributes.update(site.full_attributes)
+    if record.in_atomic_block is not None:
+        attributes[attrs.IN_ATOMIC_BLOCK] = record.in_atomic_block
     if firing.merged:
         for index, fact in enumerate(firing.facts):
             if not fact.excluded:

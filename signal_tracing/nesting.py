@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
     from signal_tracing.records import ReceiverCall
+    from signal_tracing.storms import StormTable
 
 
 class Node:
@@ -72,12 +73,14 @@ class Budget(Node):
 class Scope(Budget):
     """A request, management command, test or start-up: the root of one trace."""
 
-    __slots__ = ("kind", "name")
+    __slots__ = ("kind", "name", "storms")
 
     def __init__(self, kind: str, name: str, span: Span | None, parent: Node | None = None) -> None:
         super().__init__(parent, span)
         self.kind = kind
         self.name = name
+        #: The firings beneath it, counted per send site (signal_tracing.storms).
+        self.storms: StormTable | None = None
         if parent is not None:
             # A scope nested in another (a command called from a test) shares its budget.
             self.root = parent.root

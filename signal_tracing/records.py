@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signal_tracing.origins import SendSite
 
 
 class Outcome(str, enum.Enum):
@@ -102,14 +105,17 @@ class DispatchRecord:
         "children",
         "depth",
         "end_ns",
+        "in_atomic_block",
         "method",
         "objects",
+        "only_django_receivers",
         "outcome",
         "parent_call",
         "parent_dispatch",
         "policy",
         "receiver_count",
         "reentrant",
+        "send_site",
         "sender_label",
         "signal_name",
         "signal_path",
@@ -155,6 +161,15 @@ class DispatchRecord:
         self.trace_id: str | None = None
         self.span_id: str | None = None
         self.objects: SentObjects | None = None
+        #: Where the firing came from: the first frame of the app's on the way to send().
+        self.send_site: SendSite | None = None
+        #: Model signals: whether they ran inside ``transaction.atomic()`` on their ``using``
+        #: database; ``None`` for other signals.
+        self.in_atomic_block: bool | None = None
+        #: Every receiver it ran is Django's own and rides on the firing (``DJANGO_RECEIVERS``
+        #: ``"attributes"``): plumbing such as the test client's ``template_rendered``
+        #: receiver, never a signal storm.
+        self.only_django_receivers = False
 
     @property
     def duration_ns(self) -> int:

@@ -16,11 +16,11 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from signal_tracing import attributes as attrs
+from signal_tracing.nesting import Node, Scope
+from signal_tracing.storms import storm_event
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
-
-    from signal_tracing.nesting import Node
 
 TRACER_NAME: Final = "signal_tracing"
 _INTERNAL: Final = SpanKind.INTERNAL
@@ -168,3 +168,6 @@ def flush_node(node: Node) -> None:
     dropped = getattr(node, "spans_dropped", 0)
     if dropped:
         span.set_attribute(attrs.SPANS_DROPPED, dropped)
+    if isinstance(node, Scope) and node.storms is not None:
+        for storm in node.storms.storms():
+            span.add_event(attrs.STORM_EVENT, storm_event(storm, node.storms.threshold))

@@ -269,8 +269,9 @@ class ReloadingServer:
                 cwd=ROOT,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the watcher and its child alike
+                start_new_session=True,  # what is left after stop() can be killed at once
             )
+        self.stopped = False
 
     def log(self) -> str:
         return self.output.read_text(errors="replace")
@@ -301,8 +302,34 @@ class ReloadingServer:
             return
         raise AssertionError(f"runserver did not restart:\n{self.log()}")
 
+    def serving_child(self) -> int | None:
+        """The pid of the child that serves (the watcher's one child), if it runs."""
+        watcher = self.process.pid
+        try:
+            children = Path(f"/proc/{watcher}/task/{watcher}/children").read_text().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
+
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGINT)
+        """Stop the serving child as Ctrl-C does, and the watcher with it; then nothing runs.
+
+        Ctrl-C on the whole session would reach the watcher too, whose ``subprocess.run()``
+        SIGKILLs the child 0.25 s later (Python's KeyboardInterrupt handling), cutting short
+        the child's exit flush on a loaded machine, and leaves it unreaped. Interrupted alone,
+        the child exits in its own time, and the watcher returns its exit status and exits.
+        Stopping again is nothing to do; a watcher that already exited on its own is a failure.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.process.poll() is not None:
+            raise AssertionError(f"runserver exited by itself:\n{self.log()}")
+        child = self.serving_child()
+        if child is not None:
+            os.kill(child, signal.SIGINT)
+        else:  # no child (yet), or no /proc: Ctrl-C
+            os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -18,7 +18,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "signal_tracing"
 #: Lowest first. A module belongs to the first layer that names it or a package above it.
 LAYERS: list[tuple[str, ...]] = [
     ("signal_tracing", "records", "naming", "conf", "caches", "paths", "call_counts"),
-    ("attributes", "recording", "nesting"),
+    ("attributes", "recording", "nesting", "origins", "transactions", "storms"),
     ("state",),
     ("spans",),
     ("routing",),

@@ -117,6 +117,9 @@ SIGNAL_TRACING: dict[str, Any] = {
     },
     # None: spans go to whatever tracer provider the process has (none: nowhere).
     "EXPORTER": os.environ.get("SIGNAL_TRACING_EXPORTER") or None,
+    # A signal fired more than this many times from one line in one request is a storm
+    # (default 20). Low here, so that /sms/resend/ shows one after a few codes.
+    "STORM_THRESHOLD": 3,
 }
 
 LOGGING = {

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from sms.forms import RequestCodeForm, VerifyCodeForm
-from sms.models import SendStatus, SmsType
+from sms.models import SendStatus, SmsCode, SmsType
 from sms.verification import SEND_FAILED, request_code, verify_code
 
 
@@ -49,3 +49,34 @@ def verify_code_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Verified: {code.masked_mobile} is yours.")
             return redirect("sms:verify")
     return render(request, "sms/verify_code.html", {"form": form}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def resend_codes_page(request: HttpRequest) -> HttpResponse:
+    """Resend a number's unused codes: a ``save()`` in a loop, the N+1 of signals.
+
+    The seed's receiver sends the SMS on every save, so saving each code sends it again: one
+    ``post_save`` (and one ``sms_code_sent``) per code, all from the same line. Past
+    ``STORM_THRESHOLD`` firings the panel warns and the request span gets a
+    ``django.signal.storm`` event naming that line (docs/tutorial.md).
+    """
+    if request.method != "POST":
+        form = RequestCodeForm(initial={"sms_type": SmsType.REGISTER})
+        return render(request, "sms/resend_codes.html", {"form": form})
+    form = RequestCodeForm(request.POST)
+    if not form.is_valid():
+        return render(request, "sms/resend_codes.html", {"form": form}, status=400)
+    codes = SmsCode.objects.filter(
+        mobile=form.cleaned_data["mobile"],
+        sms_type=form.cleaned_data["sms_type"],
+        used=False,
+        send_status=SendStatus.SUCCESS,
+    )
+    # --8<-- [start:resend_loop]
+    resent = 0
+    for code in codes:
+        code.save()  # sends it again: the seed's receiver runs on every save
+        resent += 1
+    # --8<-- [end:resend_loop]
+    messages.success(request, f"{resent} codes were sent again.")
+    return redirect("sms:resend")

@@ -20,6 +20,10 @@ defines on exactly this class:
 A wrapper calls the original with the same arguments and returns or raises exactly what it
 does. :meth:`ClassPatch.uninstall` puts the original function object back; if another library
 wrapped ours in the meantime, ours stays in its chain but passes straight through.
+
+One more reach into a response: :func:`call_on_close` adds a closer to a traced request's
+response, so that its thread's context is restored even if tracing stops before the server
+closes it (the response outlives the patches; nothing else of ours would run then).
 """
 
 from __future__ import annotations
@@ -162,6 +166,18 @@ class _CallingBackLoader(importlib.abc.Loader):
             module.__spec__.loader = self.loader
         self.loader.exec_module(module)
         self.imported()
+
+
+def call_on_close(response: Any, callback: Callable[[], None]) -> None:
+    """Have ``response.close()`` call ``callback``, whether or not tracing is still on then.
+
+    Django closes a response's resources through its ``_resource_closers`` list (since Django
+    3.0; ``FileResponse`` closes its file this way), before it sends ``request_finished``, and
+    ignores what a closer raises. A response without the list is left alone.
+    """
+    closers = getattr(response, "_resource_closers", None)
+    if isinstance(closers, list):
+        closers.append(callback)
 
 
 GET_RESPONSE: Final = ClassPatch("django.core.handlers.base", "BaseHandler", "get_response")

@@ -264,8 +264,9 @@ class RequestStarted:
         return scope
 
     def after(self, state: RequestScope | None, error: BaseException | None) -> None:
-        # A receiver of request_started raised: the handler will not return a response.
-        if state is not None and error is not None:
+        # A receiver of request_started raised: the handler will not return a response. Or
+        # request spans were switched off meanwhile: nothing of ours would close this one.
+        if state is not None and (error is not None or state.closed or not _installed()):
             close(state, error=error)
 
 
@@ -318,6 +319,9 @@ class GotRequestException:
 
 
 def finish(scope: RequestScope, error: BaseException | None) -> None:
+    if scope.closed:  # by uninstall(): its span has ended, only this context is left to restore
+        leave(scope)
+        return
     if not scope.route_noted and scope.request is not None:
         _safely(_note_route, scope, scope.request)
     scope.request = None
@@ -369,13 +373,29 @@ def _handling() -> RequestScope | None:
 def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
     """Note what the outermost ``get_response`` of a request learnt, once."""
     scope.in_handler -= 1
-    if scope.in_handler or scope.responded_ns is not None or scope.closed:
+    if scope.in_handler:
+        return
+    if scope.closed:
+        # Request spans were switched off while the view ran: uninstall() ended the span from
+        # its own thread, and nothing of ours may run for this request again. Restore this
+        # context now, so the thread's next request starts from what this one started from.
+        leave(scope)
+        return
+    if scope.responded_ns is not None:
         return
     scope.responded_ns = time.time_ns()
     scope.request = None
     _safely(_note_route, scope, request)
     if response is not None:
         _safely(_note_response, scope, response)
+        # The same if they are switched off while the server sends the body: closing the
+        # response restores this context (before request_finished, which is then not ours).
+        patches.call_on_close(response, functools.partial(_leave_if_closed, scope))
+
+
+def _leave_if_closed(scope: RequestScope) -> None:
+    if scope.closed:
+        leave(scope)
 
 
 def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -424,10 +444,10 @@ def _wrap_get_response_async(
 def _close_unfinished(outer: Node | None, error: BaseException | None) -> None:
     """Close a request span this ASGI call opened that ``request_finished`` did not close."""
     node = current_node.get()
-    if isinstance(node, RequestScope) and node is not outer and not node.closed:
+    if isinstance(node, RequestScope) and node is not outer:
         if isinstance(error, asyncio.CancelledError):
             node.cancelled = True
-        finish(node, error)
+        finish(node, error)  # or, if uninstall() closed it, restores this context
 
 
 def _wrap_asgi_call(
@@ -463,6 +483,10 @@ _FINISHED: Final = RequestFinished()
 _EXCEPTION: Final = GotRequestException()
 
 
+def _installed() -> bool:
+    return patches.GET_RESPONSE.active
+
+
 def install() -> None:
     from django.core import signals
 
@@ -485,7 +509,11 @@ def uninstall() -> None:
         set_hook(signal, None)
     for patch in (patches.GET_RESPONSE, patches.GET_RESPONSE_ASYNC, patches.ASGI_CALL):
         patch.uninstall()
-    # Their closing hook is gone: end open request spans now rather than never.
+    # Their closing hook is gone: end open request spans now rather than never, named after
+    # their route if it is known already (a request in its view has been resolved).
     for scope in list(open_scopes):
         if isinstance(scope, RequestScope):
+            request = scope.request
+            if not scope.route_noted and request is not None:
+                _safely(_note_route, scope, request)
             close(scope)

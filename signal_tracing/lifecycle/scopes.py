@@ -179,11 +179,17 @@ def enter(scope: LifecycleScope) -> None:
 def close(
     scope: LifecycleScope, *, error: BaseException | None = None, end_time: int | None = None
 ) -> bool:
-    """End the scope's span and leave it; return False if it was already closed."""
+    """End the scope's span and leave it; return False if it was already closed.
+
+    A scope already closed elsewhere (``uninstrument()`` ends open request spans from its own
+    thread) is still left here: only this context can put back its own values.
+    """
     with _close_lock:
-        if scope.closed:
-            return False
+        already_closed = scope.closed
         scope.closed = True
+    if already_closed:
+        leave(scope)
+        return False
     open_scopes.discard(scope)
     span = scope.span
     if span is not None:

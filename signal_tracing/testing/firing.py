@@ -8,6 +8,7 @@ from typing import Any
 from django.dispatch import Signal
 
 from signal_tracing.naming import resolve_receiver_name
+from signal_tracing.origins import SendSite
 from signal_tracing.records import DispatchRecord, Outcome, ReceiverCall
 
 
@@ -68,6 +69,18 @@ class Firing:
     def reentrant(self) -> bool:
         """Whether the same signal and sender were already being sent when this one started."""
         return self.record.reentrant
+
+    @property
+    def send_site(self) -> SendSite | None:
+        """Where it was sent from: the first line of the app's on the way to ``send()``
+        (``site.location`` is ``"sms/views.py:42"``); ``None`` when no frame qualifies."""
+        return self.record.send_site
+
+    @property
+    def in_atomic_block(self) -> bool | None:
+        """Model signals: whether it ran inside ``transaction.atomic()`` on its ``using``
+        database; ``None`` for other signals."""
+        return self.record.in_atomic_block
 
     @property
     def calls(self) -> list[ReceiverCall]:

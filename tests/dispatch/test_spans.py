@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any
 
@@ -31,6 +32,7 @@ def test_single_receiver_send_is_one_merged_span(exporter: InMemorySpanExporter)
     order_placed.connect(ok)
     try:
         order_placed.send(sender="shop", size=3)
+        sent_from = inspect.currentframe().f_lineno - 1  # type: ignore[union-attr]
     finally:
         order_placed.disconnect(ok)
     [span] = exporter.get_finished_spans()
@@ -45,6 +47,10 @@ def test_single_receiver_send_is_one_merged_span(exporter: InMemorySpanExporter)
         "code.function.name": "tests.dispatch.receivers.ok",
         "code.file.path": receivers.__file__,
         "code.line.number": ok.__code__.co_firstlineno,
+        "django.signal.send_site": (
+            f"tests/dispatch/test_spans.py:{sent_from} in "
+            "test_single_receiver_send_is_one_merged_span"
+        ),
     }
 
 

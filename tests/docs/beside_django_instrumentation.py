@@ -3,7 +3,8 @@
 Run in the project's directory with its settings. Logging in to the admin sends
 ``user_logged_in`` from the view (``update_last_login`` receives it). Prints one JSON object:
 the response's status, the MIDDLEWARE the request ran through, and the finished spans of the
-request (name, kind, instrumentation scope, span id, parent span id, trace id).
+request (name, kind, instrumentation scope, span id, parent span id, trace id, and the Django
+receivers a firing span names in ``django.signal.receivers.django``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ spans = [
         "span_id": span.context.span_id if span.context else 0,
         "parent_id": span.parent.span_id if span.parent else 0,
         "trace_id": span.context.trace_id if span.context else 0,
+        "django_receivers": list((span.attributes or {}).get("django.signal.receivers.django", [])),
     }
     for span in exporter.get_finished_spans()
 ]

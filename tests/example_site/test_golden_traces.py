@@ -337,6 +337,30 @@ def test_a_failure_recorded_with_queryset_update_saves_once(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_seeds_receiver_runs_inside_request_codes_transaction(
+    client: Client, settings: Any, exporter: InMemorySpanExporter
+) -> None:
+    settings.SMS_BACKEND = "sms.backends.console.SmsBackend"
+    exporter.clear()
+
+    assert post_json(client, "/api/sms/code/", {"mobile": MOBILE, "sms_type": 1}) == 201
+
+    # request_code() saves inside transaction.atomic(): the seed's receiver calls the gateway
+    # there. Model signals carry django.signal.in_atomic_block; others have none.
+    assert_trace(
+        exporter,
+        """
+        request_started send
+        post_save sms.receivers.send_sms_code django.signal.in_atomic_block=True
+          sms_code_sent sms.receivers.log_code_sent
+        request_finished send
+        """,
+        root="POST api/sms/code/",
+        keys=(attrs.IN_ATOMIC_BLOCK,),
+    )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_sending_on_commit_moves_the_delivery_out_of_post_save(
     client: Client,
     swap_receiver: Callable[[Callable[..., None]], None],

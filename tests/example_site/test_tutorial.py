@@ -46,6 +46,7 @@ def test_the_tutorial_shows_the_trees_of_every_flow() -> None:
         "test_the_lean_configuration_counts_firings_of_djangos_receivers_alone",
         "test_request_code_with_the_failing_gateway",
         "test_a_failure_recorded_with_queryset_update_saves_once",
+        "test_the_seeds_receiver_runs_inside_request_codes_transaction",
         "test_sending_on_commit_moves_the_delivery_out_of_post_save",
         "test_verify_a_good_code",
         "test_verify_a_wrong_code",
@@ -69,7 +70,7 @@ def test_code_included_from_the_example_site_exists() -> None:
 
     # A formatter that touched these lines (ruff formats ```python blocks) breaks them
     # silently: the page would show the mangled line instead of the code.
-    assert len(includes) == text.count("--8<") == 4
+    assert len(includes) == text.count("--8<") == 5
     for path, section in includes:
         source = (ROOT / path).read_text(encoding="utf-8")
         if section:

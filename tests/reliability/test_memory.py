@@ -113,10 +113,6 @@ def toolbar(settings: Any) -> Client:
     return Client()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 7: the panel records every firing of a request (82 MB for 100k)",
-)
 @pytest.mark.urls("tests.reliability.urls")
 @pytest.mark.usefixtures("flood_receiver")
 def test_100k_firings_under_the_toolbar_panel_hold_bounded_memory(

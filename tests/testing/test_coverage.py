@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import reset_queries
 from django.db.models.signals import post_init
 from django.dispatch import Signal
 from opentelemetry.sdk.trace import TracerProvider
@@ -149,6 +150,37 @@ def test_receivers_of_counted_signals_and_excluded_receivers_are_counted(
         key("post_init", on_author_init), signal_path="django.db.models.signals.post_init"
     )
     assert data.calls[post_init_key] == 2
+
+
+@pytest.mark.parametrize("django_receivers", ["attributes", "count"])
+def test_receivers_are_counted_whatever_shape_their_spans_take(
+    coverage: ReceiverCoverage, django_receivers: str
+) -> None:
+    # Sampled, a lone receiver's span is its firing's span; Django's own receivers get no
+    # span of their own, or (with "count") a firing that runs only them gets no span at all.
+    recorded = instrumentation.instrumented_with(
+        TracerProvider(), django_receivers=django_receivers
+    )
+    parcel_sent.connect(on_order)
+    parcel_paid.connect(reset_queries)
+    try:
+        with recorded:
+            parcel_sent.send(sender=None)
+            parcel_paid.send(sender=None)
+    finally:
+        parcel_sent.disconnect(on_order)
+        parcel_paid.disconnect(reset_queries)
+
+    data = coverage.stop()
+    assert calls(data, "parcel_sent", on_order) == 1
+    code = reset_queries.__code__
+    django_key = ReceiverKey(
+        "tests.testing.test_coverage.parcel_paid",
+        "django.db.reset_queries",
+        code.co_filename,
+        code.co_firstlineno,
+    )
+    assert data.calls[django_key] == 1
 
 
 def test_no_record_of_any_firing_is_kept(coverage: ReceiverCoverage) -> None:
