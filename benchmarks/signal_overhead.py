@@ -56,6 +56,7 @@ from sentry_sdk.transport import Transport  # noqa: E402
 from sms.models import SmsCode  # noqa: E402
 
 import signal_tracing  # noqa: E402
+from signal_tracing import spans  # noqa: E402
 from signal_tracing.nesting import Scope, current_node  # noqa: E402
 
 
@@ -255,12 +256,15 @@ def setup_database() -> None:
 
 @contextmanager
 def request_scope(span: Any) -> Iterator[None]:
-    """Stand in for the request scope lifecycle opens: the node firings nest under."""
+    """Stand in for the request scope lifecycle opens: the node firings nest under, which
+    makes the request span current as ``lifecycle.scopes.enter`` does (``spans.attach``)."""
     scope = Scope("request", "GET /benchmark", span if span.is_recording() else None)
     token = current_node.set(scope)
+    otel_token = spans.attach(span, scope)
     try:
         yield
     finally:
+        spans.detach(otel_token)
         current_node.reset(token)
 
 

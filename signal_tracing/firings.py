@@ -114,12 +114,12 @@ def open_firing(
         except Exception:
             report_tracer_failure(f"the {type(hook).__name__} hook")
             hook = None
-    decided = route(signal, sender)
-    action = decided.action
-    if action is Action.COUNT:
-        return UntracedFiring(hook, hook_state, signal, sender)
-    if action is Action.TRACE:
-        if sync_receivers or async_receivers:
+    if sync_receivers or async_receivers:
+        decided = route(signal, sender)
+        action = decided.action
+        if action is Action.COUNT:
+            return UntracedFiring(hook, hook_state, signal, sender)
+        if action is Action.TRACE:
             firing = start_firing(
                 decided, signal, sender, named, method, sync_receivers, async_receivers
             )
@@ -127,8 +127,12 @@ def open_firing(
                 firing.hook = hook
                 firing.hook_state = hook_state
                 return firing
-        elif running.captures:
-            record_empty(signal, sender, named, method)
+    elif running.captures:
+        # No live receivers for this sender, found the slow way: Django's sender cache had no
+        # entry yet (the first instance of a model), or the signal does not cache. The fast
+        # path would have returned at once, so nothing is counted: only a test capture
+        # records it, as it records the fast path's empty firings.
+        record_empty(signal, sender, named, method)
     if hook is None:
         return None
     return UntracedFiring(hook, hook_state, None, None)
@@ -331,7 +335,7 @@ class FiringNode(Node):
             if attach:
                 call.node_token = current_node.set(call)
                 if span is not None:
-                    call.otel_token = spans.attach(span)
+                    call.otel_token = spans.attach(span, call)
             if record is not None:
                 record.start_ns = now()
             return call
@@ -638,12 +642,15 @@ def start_firing(
         firing.shared_context = method.shares_async_context and len(async_receivers) > 1
         if early_span is not None:
             firing.merged = merged
-            early_span.set_attributes(_firing_span_attributes(firing, record))
+            early_span.set_attributes(_firing_span_attributes(firing, record, riding))
             firing.span = early_span
         elif spans_possible and firing.take_span_slot(config.max_spans_per_trace):
             firing.merged = merged
             assert emitter is not None  # spans_wanted
-            firing.span = _start_firing_span(emitter, firing, record)
+            firing.span = emitter.start(
+                _firing_span_name(record.signal_name, record.method, facts, merged),
+                _firing_span_attributes(firing, record, riding),
+            )
             if recordings:
                 span_ids = spans.ids(firing.span)
                 if span_ids is not None:
@@ -663,7 +670,7 @@ def start_firing(
             # itself never needs to be.
             firing.node_token = current_node.set(firing)
             if firing.span is not None:
-                firing.otel_token = spans.attach(firing.span)
+                firing.otel_token = spans.attach(firing.span, firing)
         if recordings:
             # A recording full to its max_firings only counts the firing: then nothing may
             # hold on to the record (no parent link, no receiver-call records).
@@ -704,12 +711,27 @@ def _firing_span_name(
     signal_name: str, method_name: str, facts: list[ReceiverFacts], merged: bool
 ) -> str:
     if merged:
-        fact = next(fact for fact in facts if not fact.excluded)
-        return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=fact.identity.name)
+        for fact in facts:
+            if not fact.excluded:
+                return _merged_span_name(signal_name, fact.identity.name)
+    return _dispatch_span_name(signal_name, method_name)
+
+
+# Span names are few (signals x methods, signals x receivers): each is formatted once.
+@functools.lru_cache(maxsize=4096)
+def _merged_span_name(signal_name: str, receiver_name: str) -> str:
+    return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=receiver_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dispatch_span_name(signal_name: str, method_name: str) -> str:
     return attrs.DISPATCH_SPAN_NAME.format(signal=signal_name, method=method_name)
 
 
-def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[str, Any]:
+def _firing_span_attributes(
+    firing: FiringNode, record: DispatchRecord, riding: int = 0
+) -> dict[str, Any]:
+    """The firing span's attributes; ``riding``: how many of its receivers are Django's."""
     attributes: dict[str, Any] = {
         attrs.SIGNAL_NAME: record.signal_name,
         attrs.SIGNAL_PATH: record.signal_path,
@@ -720,12 +742,14 @@ def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[
     }
     if record.reentrant:
         attributes[attrs.SIGNAL_REENTRANT] = True
-    riding = [
-        fact.identity.name for fact in firing.facts if fact.rides_on_firing and not fact.excluded
-    ]
     if riding:
-        attributes[attrs.SIGNAL_RECEIVERS_DJANGO] = riding
-        attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(riding)
+        names = [
+            fact.identity.name
+            for fact in firing.facts
+            if fact.rides_on_firing and not fact.excluded
+        ]
+        attributes[attrs.SIGNAL_RECEIVERS_DJANGO] = names
+        attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(names)
     if record.attributes:
         attributes.update(record.attributes)
     site = record.send_site
@@ -738,18 +762,13 @@ def _firing_span_attributes(firing: FiringNode, record: DispatchRecord) -> dict[
     if record.in_atomic_block is not None:
         attributes[attrs.IN_ATOMIC_BLOCK] = record.in_atomic_block
     if firing.merged:
-        index = next(index for index, fact in enumerate(firing.facts) if not fact.excluded)
-        attributes.update(firing.facts[index].attributes)
-        if index >= firing.sync_count:
-            attributes[attrs.RECEIVER_ASYNC] = True
+        for index, fact in enumerate(firing.facts):
+            if not fact.excluded:
+                attributes.update(fact.attributes)
+                if index >= firing.sync_count:
+                    attributes[attrs.RECEIVER_ASYNC] = True
+                break
     return attributes
-
-
-def _start_firing_span(emitter: SpanEmitter, firing: FiringNode, record: DispatchRecord) -> Span:
-    return emitter.start(
-        _firing_span_name(record.signal_name, record.method, firing.facts, firing.merged),
-        _firing_span_attributes(firing, record),
-    )
 
 
 def record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: Method) -> None:

@@ -22,11 +22,16 @@ if TYPE_CHECKING:
 class Node:
     """A running scope, firing or receiver call."""
 
-    __slots__ = ("counts", "parent", "root", "span")
+    __slots__ = ("counts", "otel_context", "parent", "root", "sampled_out", "span")
 
     def __init__(self, parent: Node | None, span: Span | None) -> None:
         self.parent = parent
         self.span = span
+        #: The OpenTelemetry context this node made current (``spans.attach``), and whether
+        #: its span is sampled out (worked out when first asked): while that context is still
+        #: the current one, a firing learns whether it may start spans from these two.
+        self.otel_context: object | None = None
+        self.sampled_out: bool | None = None
         self.root: Node = parent.root if parent is not None else self
         #: Count-policy firings under this node: (id(signal), id(sender)) ->
         #: [firings, total ns, signal name, sender label or None if the sender is excluded].

@@ -9,7 +9,9 @@ the configuration changes.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import types
 import weakref
 from typing import Any, Final, NamedTuple
 
@@ -47,7 +49,17 @@ class Action(enum.Enum):
 class SignalFacts:
     """Per-signal facts worth caching: its names, its policy, and facts about its senders."""
 
-    __slots__ = ("attributes", "count_route", "kwargs", "name", "path", "policy", "ref", "senders")
+    __slots__ = (
+        "attributes",
+        "count_route",
+        "kwargs",
+        "name",
+        "none_sender",
+        "path",
+        "policy",
+        "ref",
+        "senders",
+    )
 
     def __init__(self, signal: Signal, config: Config) -> None:
         self.ref = weakref.ref(signal)
@@ -56,10 +68,10 @@ class SignalFacts:
         #: What records this signal's keyword arguments (built-in ones by identity).
         self.kwargs = kwargs_extractors(signal, config.record_kwargs)
         self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
-        #: id(sender) -> (weak reference to the sender, its label, whether it is excluded).
-        self.senders: BoundedCache[int, tuple[weakref.ref[Any], str, bool]] = BoundedCache(
-            MAX_SENDERS_PER_SIGNAL
-        )
+        #: id(sender) -> what is known about that sender (senders that can be weakly
+        #: referenced); ``sender=None``, the commonest literal, has an entry of its own.
+        self.senders: BoundedCache[int, SenderFacts] = BoundedCache(MAX_SENDERS_PER_SIGNAL)
+        self.none_sender: SenderFacts | None = None
         #: The same for every counted firing of this signal: built once.
         self.count_route = Route(Action.COUNT, self, "", False)
 
@@ -77,6 +89,24 @@ class Route(NamedTuple):
 
 
 PLAIN_ROUTE: Final = Route(Action.PLAIN, None, "", False)
+
+
+class SenderFacts:
+    """Per-(signal, sender) facts: the label, its exclusion, and the two routes of a traced
+    firing (without and with spans), built once rather than per firing."""
+
+    __slots__ = ("excluded", "label", "ref", "traced_routes")
+
+    def __init__(
+        self, ref: weakref.ref[Any] | None, label: str, excluded: bool, facts: SignalFacts
+    ) -> None:
+        self.ref = ref
+        self.label = label
+        self.excluded = excluded
+        self.traced_routes = (
+            Route(Action.TRACE, facts, label, False),
+            Route(Action.TRACE, facts, label, True),
+        )
 
 
 class ReceiverFacts:
@@ -113,6 +143,10 @@ _signals: Final[BoundedCache[int, SignalFacts]] = BoundedCache(MAX_SIGNALS)
 #: Sender label -> excluded by EXCLUDE_SENDERS (labels are low-cardinality by construction).
 _excluded_labels: Final[BoundedCache[str, bool]] = BoundedCache(MAX_SENDER_LABELS)
 _receivers: Final[BoundedCache[ReceiverIdentity, ReceiverFacts]] = BoundedCache(MAX_RECEIVERS)
+#: id(receiver) -> (weak reference to it, its facts).
+_receivers_by_object: Final[BoundedCache[int, tuple[weakref.ref[Any], ReceiverFacts]]] = (
+    BoundedCache(MAX_RECEIVERS)
+)
 
 
 def signal_facts(signal: Signal) -> SignalFacts:
@@ -124,9 +158,16 @@ def signal_facts(signal: Signal) -> SignalFacts:
 
 def sender_facts(facts: SignalFacts, sender: Any) -> tuple[str, bool]:
     """Return the sender's label and whether ``EXCLUDE_SENDERS`` excludes it."""
+    entry = _sender_entry(facts, sender)
+    return entry.label, entry.excluded
+
+
+def _sender_entry(facts: SignalFacts, sender: Any) -> SenderFacts:
     entry = facts.senders.get(id(sender))
-    if entry is not None and entry[0]() is sender:
-        return entry[1], entry[2]
+    if entry is not None and entry.ref is not None and entry.ref() is sender:
+        return entry
+    if sender is None and facts.none_sender is not None:
+        return facts.none_sender
     label = sender_label(sender)
     excluded = _excluded_labels.get(label)
     if excluded is None:
@@ -134,16 +175,28 @@ def sender_facts(facts: SignalFacts, sender: Any) -> tuple[str, bool]:
     try:
         reference = weakref.ref(sender)
     except TypeError:  # None, str, int...: cheap to label every time
-        return label, excluded
-    facts.senders.put(id(sender), (reference, label, excluded))
-    return label, excluded
+        entry = SenderFacts(None, label, excluded, facts)
+        if sender is None:
+            facts.none_sender = entry
+        return entry
+    return facts.senders.put(id(sender), SenderFacts(reference, label, excluded, facts))
 
 
 def receiver_facts(receiver: Any) -> ReceiverFacts:
+    # Plain functions (most receivers) are looked up by identity first; a bound method is a
+    # new object at every firing (Django dereferences a WeakMethod), so it goes by its name.
+    by_object = not isinstance(receiver, types.MethodType)
+    if by_object:
+        entry = _receivers_by_object.get(id(receiver))
+        if entry is not None and entry[0]() is receiver:
+            return entry[1]
     identity = receiver_identity(receiver)
     facts = _receivers.get(identity)
     if facts is None:
         facts = _receivers.put(identity, ReceiverFacts(identity, running.config))
+    if by_object:
+        with contextlib.suppress(TypeError):  # not weakly referenceable: named every time
+            _receivers_by_object.put(id(receiver), (weakref.ref(receiver), facts))
     return facts
 
 
@@ -158,14 +211,14 @@ def route(signal: Signal, sender: Any) -> Route:
         ):
             # A test capture records every firing in full, whatever its policy; receiver
             # coverage (which holds a capture too) counts every receiver call.
-            label, excluded = sender_facts(facts, sender)
+            entry = _sender_entry(facts, sender)
             spans_wanted = (
                 emitter is not None
-                and not excluded
+                and not entry.excluded
                 and facts.policy is Policy.SPAN
-                and not emitter.parent_is_sampled_out()
+                and not emitter.parent_is_sampled_out(current_node.get())
             )
-            return Route(Action.TRACE, facts, label, spans_wanted)
+            return entry.traced_routes[spans_wanted]
         policy = facts.policy
         if policy is Policy.OFF:
             return PLAIN_ROUTE
@@ -176,13 +229,14 @@ def route(signal: Signal, sender: Any) -> Route:
             if not recordings and current_node.get() is None:
                 return PLAIN_ROUTE
             return facts.count_route
-        label, excluded = sender_facts(facts, sender)
-        if excluded:
-            return PLAIN_ROUTE
-        spans_wanted = emitter is not None and not emitter.parent_is_sampled_out()
+        # Sampled out and nothing records: decided before the sender is even looked at.
+        spans_wanted = emitter is not None and not emitter.parent_is_sampled_out(current_node.get())
         if not recordings and not spans_wanted:
             return PLAIN_ROUTE
-        return Route(Action.TRACE, facts, label, spans_wanted)
+        entry = _sender_entry(facts, sender)
+        if entry.excluded:
+            return PLAIN_ROUTE
+        return entry.traced_routes[spans_wanted]
     except Exception:
         report_tracer_failure("routing")
         return PLAIN_ROUTE
@@ -193,3 +247,4 @@ def clear_caches() -> None:
     _signals.clear()
     _excluded_labels.clear()
     _receivers.clear()
+    _receivers_by_object.clear()

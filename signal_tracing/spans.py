@@ -44,8 +44,22 @@ class SpanEmitter:
         )
 
     @staticmethod
-    def parent_is_sampled_out() -> bool:
-        """Whether the current span exists but is not sampled: then nothing of ours is."""
+    def parent_is_sampled_out(node: Node | None = None) -> bool:
+        """Whether the current span exists but is not sampled: then nothing of ours is.
+
+        ``node`` is the current node: if the context it made current still is the current
+        one, its span is the current span, and the answer was noted when it was attached.
+        """
+        if node is not None:
+            attached = node.otel_context
+            if attached is not None and otel_context.get_current() is attached:
+                sampled_out = node.sampled_out
+                if sampled_out is None:
+                    context = trace.get_current_span().get_span_context()
+                    sampled_out = node.sampled_out = (
+                        context.is_valid and not context.trace_flags.sampled
+                    )
+                return sampled_out
         context = trace.get_current_span().get_span_context()
         return context.is_valid and not context.trace_flags.sampled
 
@@ -60,9 +74,17 @@ class SpanEmitter:
         return self.tracer.start_span(name, context=context, kind=_INTERNAL, attributes=attributes)
 
 
-def attach(span: Span) -> object:
-    """Make ``span`` current; return the token for :func:`detach`."""
-    return otel_context.attach(trace.set_span_in_context(span))
+def attach(span: Span, node: Node | None = None) -> object:
+    """Make ``span`` current; return the token for :func:`detach`.
+
+    With ``node`` (the node current while the span is), note the context on it, for
+    :meth:`SpanEmitter.parent_is_sampled_out`.
+    """
+    context = trace.set_span_in_context(span)
+    if node is not None:
+        node.otel_context = context
+        node.sampled_out = None
+    return otel_context.attach(context)
 
 
 def detach(token: object) -> None:

@@ -192,3 +192,41 @@ def test_receiver_facts_carry_the_code_location_and_exclusion(
     assert receiver_facts(print).attributes == {"code.function.name": "builtins.print"}
     signal_tracing.instrument(exclude_receivers=["tests.test_routing.*"])
     assert receiver_facts(on_order).excluded
+
+
+def test_a_scope_s_own_context_decides_and_any_other_current_context_is_asked(
+    exporter: InMemorySpanExporter,
+) -> None:
+    from signal_tracing import spans
+
+    recording_span = trace.get_tracer("test").start_span("request")
+    scope = Scope("request", "GET /", recording_span)
+    unsampled = NonRecordingSpan(SpanContext(1, 2, is_remote=True, trace_flags=TraceFlags(0)))
+    node_token = current_node.set(scope)
+    otel_token = spans.attach(recording_span, scope)
+    try:
+        assert route(order_placed, "shop").spans_wanted
+        assert scope.sampled_out is False  # worked out once, kept for the next firings
+        # Something else made another span current inside the scope: it is asked instead.
+        with trace.use_span(unsampled):
+            assert route(order_placed, "shop") is PLAIN_ROUTE
+        assert route(order_placed, "shop").spans_wanted
+    finally:
+        spans.detach(otel_token)
+        current_node.reset(node_token)
+        recording_span.end()
+    unsampled_scope = Scope("request", "GET /", unsampled)
+    node_token = current_node.set(unsampled_scope)
+    otel_token = spans.attach(unsampled, unsampled_scope)
+    try:
+        assert route(order_placed, "shop") is PLAIN_ROUTE
+        assert unsampled_scope.sampled_out is True
+    finally:
+        spans.detach(otel_token)
+        current_node.reset(node_token)
+
+
+def test_a_sender_s_routes_are_built_once(exporter: InMemorySpanExporter) -> None:
+    assert route(order_placed, Shop).action is Action.TRACE
+    assert route(order_placed, Shop) is route(order_placed, Shop)
+    assert route(order_placed, None) is route(order_placed, None)

@@ -13,7 +13,9 @@ defines on exactly this class:
   ``call_command`` both go through it);
 - ``SimpleTestCase.__call__``: a span per test under Django's test runner (patched only once
   ``django.test`` is imported by someone else: importing it connects ``setting_changed``
-  receivers, which would change a production process).
+  receivers, which would change a production process). If it is not imported yet, an import
+  watcher patches it right after its import, whoever imports it (a ``runtests.py``, unittest's
+  own runner), and is removed with the patch.
 
 A wrapper calls the original with the same arguments and returns or raises exactly what it
 does. :meth:`ClassPatch.uninstall` puts the original function object back; if another library
@@ -26,9 +28,13 @@ closes it (the response outlives the patches; nothing else of ours would run the
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 
@@ -47,6 +53,8 @@ class ClassPatch:
         self.wrapper: Any = None
         #: Read by wrappers on every call: False means "pass straight through".
         self.active = False
+        #: Waiting for the module's import (``only_if_imported``, not imported yet).
+        self.watcher: ImportWatcher | None = None
 
     def __repr__(self) -> str:
         return f"<ClassPatch {self.module}.{self.class_name}.{self.attribute}>"
@@ -70,6 +78,11 @@ class ClassPatch:
             self.active = True
             return True
         owner = self._owner()
+        if owner is None and self.only_if_imported and self.module not in sys.modules:
+            if self.watcher is None:
+                self.watcher = ImportWatcher(self.module, lambda: self._imported(wrap))
+                sys.meta_path.insert(0, self.watcher)
+            return False
         if owner is None or self.attribute not in owner.__dict__:
             return False
         self.owner = owner
@@ -79,9 +92,20 @@ class ClassPatch:
         self.active = True
         return True
 
+    def _imported(self, wrap: Callable[[Any], Any]) -> None:
+        self._stop_watching()
+        self.install(wrap)
+
+    def _stop_watching(self) -> None:
+        if self.watcher is not None:
+            with contextlib.suppress(ValueError):  # someone reset sys.meta_path
+                sys.meta_path.remove(self.watcher)
+            self.watcher = None
+
     def uninstall(self) -> None:
         """Put the original back, unless someone wrapped ours since (then ours goes inert)."""
         self.active = False
+        self._stop_watching()
         owner = self.owner
         if owner is None:
             return
@@ -90,6 +114,58 @@ class ClassPatch:
             self.owner = None
             self.original = None
             self.wrapper = None
+
+
+class ImportWatcher(importlib.abc.MetaPathFinder):
+    """Calls ``imported()`` once ``module`` has been imported, by whoever imports it.
+
+    First on ``sys.meta_path``, it finds nothing itself: for ``module`` it asks the finders
+    after it for the spec and has the loader call back once the module's code has run. The
+    module keeps its own loader (``__loader__`` and ``__spec__.loader`` are put back).
+    """
+
+    def __init__(self, module: str, imported: Callable[[], None]) -> None:
+        self.module = module
+        self.imported = imported
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.module or self not in sys.meta_path:
+            return None
+        finders = sys.meta_path[sys.meta_path.index(self) + 1 :]
+        spec: importlib.machinery.ModuleSpec | None = None
+        for finder in finders:
+            find_spec = getattr(finder, "find_spec", None)
+            found = find_spec(fullname, path, target) if find_spec is not None else None
+            if isinstance(found, importlib.machinery.ModuleSpec):
+                spec = found
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _CallingBackLoader(spec.loader, self.imported)
+        return spec
+
+
+class _CallingBackLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, imported: Callable[[], None]) -> None:
+        self.loader = loader
+        self.imported = imported
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        module: types.ModuleType | None = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.imported()
 
 
 def call_on_close(response: Any, callback: Callable[[], None]) -> None:

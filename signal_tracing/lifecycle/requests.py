@@ -21,8 +21,10 @@ span is an INTERNAL child of that span instead of a second root.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import functools
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -38,7 +40,6 @@ from opentelemetry.util.types import AttributeValue
 
 from signal_tracing import attributes as attrs
 from signal_tracing import spans
-from signal_tracing.attributes import matches_any
 from signal_tracing.firings import set_hook
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
@@ -199,7 +200,13 @@ def _request_path(named: Mapping[str, Any]) -> str | None:
 
 def _excluded_path(named: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
     path = _request_path(named) if patterns else None
-    return path is not None and matches_any(path, patterns)
+    return path is not None and _path_matcher(patterns)(path) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _path_matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+    """``attributes.matches_any`` for request paths, compiled once: it runs per request."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns)).match
 
 
 def _unsampled_span() -> Span:
@@ -333,8 +340,10 @@ def _note_route(scope: RequestScope, request: Any) -> None:
     """Name the span after the resolved route (set on the request even if the view failed)."""
     scope.route_noted = True
     span = scope.span
+    if span is None or not span.is_recording():  # an unsampled request: nothing to note
+        return
     route = getattr(getattr(request, "resolver_match", None), "route", None)
-    if span is None or not isinstance(route, str) or not route:
+    if not isinstance(route, str) or not route:
         return
     route = truncate(route, current_config().max_attribute_length)
     scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
@@ -344,7 +353,7 @@ def _note_route(scope: RequestScope, request: Any) -> None:
 
 def _note_response(scope: RequestScope, response: Any) -> None:
     span = scope.span
-    if span is None:
+    if span is None or not span.is_recording():
         return
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and not isinstance(status, bool):

@@ -172,7 +172,7 @@ def enter(scope: LifecycleScope) -> None:
     scope.saved_context = otel_context.get_current()
     current_node.set(scope)
     if scope.span is not None:
-        otel_context.attach(trace.set_span_in_context(scope.span))
+        spans.attach(scope.span, scope)
     open_scopes.add(scope)
 
 
@@ -215,5 +215,9 @@ def leave(scope: LifecycleScope) -> None:
     if current_node.get() is scope:
         current_node.set(scope.saved_node)
     span = scope.span
-    if span is not None and scope.saved_context is not None and trace.get_current_span() is span:
+    if (
+        span is not None
+        and scope.saved_context is not None
+        and (otel_context.get_current() is scope.otel_context or trace.get_current_span() is span)
+    ):
         otel_context.attach(scope.saved_context)

@@ -17,7 +17,7 @@ from tests.dispatch.receivers import (
     fails,
     ok,
 )
-from tests.testapp.models import Author
+from tests.testapp.models import Author, Book
 
 
 @pytest.mark.django_db
@@ -124,3 +124,31 @@ def test_receiver_names_never_crash_the_tracer(exporter: InMemorySpanExporter) -
         "unittest.mock.Mock",
         "unnamed_signal send",
     ]
+
+
+@pytest.mark.django_db
+def test_a_models_first_instance_is_not_counted_when_nothing_receives_it(
+    exporter: InMemorySpanExporter,
+) -> None:
+    # Django learns that no post_init receiver takes Author only when the first instance is
+    # made (sender_receivers_cache has no entry before): that firing is no firing either.
+    def on_other_init(sender: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_save(sender: Any, instance: Author, **kwargs: Any) -> None:
+        pass
+
+    post_init.connect(on_other_init, sender=Book)  # post_init has receivers, not for Author
+    post_save.connect(on_save, sender=Author)
+    post_init.sender_receivers_cache.clear()
+    try:
+        with recording() as recorded:
+            Author.objects.create(name="first")
+            Author.objects.create(name="second")
+    finally:
+        post_init.disconnect(on_other_init, sender=Book)
+        post_save.disconnect(on_save, sender=Author)
+    spans = exporter.get_finished_spans()
+    assert [span.name.rsplit(".", 1)[-1] for span in spans] == ["on_save", "on_save"]
+    assert all("django.signal.counts" not in (span.attributes or {}) for span in spans)
+    assert recorded.counts == {}

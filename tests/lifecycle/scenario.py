@@ -8,6 +8,7 @@ the span tree (``signal_tracing.testing.render_spans``) and every span's name an
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import threading
@@ -107,10 +108,54 @@ def test_runner(provider: TracerProvider) -> None:
     manage("test", "tests.lifecycle.sample_tests", "--verbosity", "0")
 
 
+def _run_tests_from_a_script(provider: TracerProvider, *labels: str) -> None:
+    # A runtests.py: tracing starts before django.test is imported, no manage.py at all.
+    import django
+
+    import signal_tracing
+
+    signal_tracing.instrument(tracer_provider=provider)
+    django.setup()
+    from django.conf import settings
+    from django.test.utils import get_runner
+
+    runner = get_runner(settings)(verbosity=0)
+    runner.run_tests(list(labels))
+
+
+def runtests(provider: TracerProvider) -> None:
+    """Django's DiscoverRunner driven from a script, as many reusable apps test themselves."""
+    _run_tests_from_a_script(provider, "tests.lifecycle.sample_tests")
+
+
+def runtests_simple(provider: TracerProvider) -> None:
+    """The same with SimpleTestCase classes only: no test database is set up."""
+    _run_tests_from_a_script(provider, "tests.lifecycle.sample_tests.SampleTests")
+
+
+def unittest_main(provider: TracerProvider) -> None:
+    """Django test cases run by unittest's own runner: no Django test runner, no command."""
+    import unittest
+
+    import django
+
+    import signal_tracing
+
+    signal_tracing.instrument(tracer_provider=provider)
+    django.setup()
+    from tests.lifecycle import sample_tests
+
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(sample_tests.SampleTests)
+    unittest.TextTestRunner(stream=io.StringIO()).run(suite)
+
+
 SCENARIOS: dict[str, Callable[[TracerProvider], None]] = {
     "early": early,
     "late": late,
     "test_runner": test_runner,
+    "runtests": runtests,
+    "runtests_simple": runtests_simple,
+    "unittest_main": unittest_main,
 }
 
 

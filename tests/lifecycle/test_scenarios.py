@@ -185,3 +185,30 @@ def test_django_test_runner_gives_each_test_its_own_trace(tmp_path: Path) -> Non
     # The test database is set up inside the command's trace.
     assert "  manage.py migrate django.command.name=migrate" in report["tree"].splitlines()
     assert "s3cr3t-in-a-test" not in exported_text(report)
+
+
+def test_test_cases_run_from_a_script_get_spans(tmp_path: Path) -> None:
+    # A runtests.py: instrument() before django.setup(), django.test imported afterwards.
+    report = run_scenario("runtests_simple", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+
+    roots = [line for line in report["tree"].splitlines() if not line.startswith(" ")]
+    assert roots == [
+        "django.setup django.startup.observed=True",
+        "manage.py check django.command.name=check",  # DiscoverRunner.run_checks()
+        "tests.lifecycle.sample_tests.SampleTests.test_fails test.case.result.status=fail",
+        "tests.lifecycle.sample_tests.SampleTests.test_passes test.case.result.status=pass",
+    ]
+
+
+def test_test_cases_run_by_unittest_itself_get_spans(tmp_path: Path) -> None:
+    # No Django test runner and no management command: django.test is imported by the test
+    # module, after instrument(); the import watcher patches SimpleTestCase then.
+    report = run_scenario("unittest_main", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+
+    assert report["tree"].splitlines() == [
+        "django.setup django.startup.observed=True",
+        "tests.lifecycle.sample_tests.SampleTests.test_fails test.case.result.status=fail",
+        "tests.lifecycle.sample_tests.SampleTests.test_passes test.case.result.status=pass",
+        "  setting_changed send",
+        "  setting_changed send_robust",
+    ]
