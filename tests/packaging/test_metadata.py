@@ -71,9 +71,41 @@ def test_each_python_of_the_matrix_has_its_classifier_and_requires_python_starts
     assert project()["requires-python"] == f">={oldest}"
 
 
-def test_the_install_page_lists_the_matrix() -> None:
+def install_table() -> dict[tuple[str, str], str]:
+    """docs/install.md's table: (django, python) -> its cell, for the pairs it marks."""
     install = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
-    table = install[install.index("## Supported versions") :]
-    rows = re.findall(r"^\| (\d+\.\d+)(?: LTS)? \| ([\d., ]+) \|$", table, re.MULTILINE)
+    lines = [
+        line
+        for line in install[install.index("## Supported versions") :].splitlines()
+        if line.startswith("|") and not line.startswith("| ---")
+    ]
+    header, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in lines)
+    pythons = [column.removeprefix("Python ") for column in header[1:]]
+    cells = {}
+    for django, *marks in rows:
+        for python, mark in zip(pythons, marks):
+            if mark != "—":
+                cells[(django.removesuffix(" LTS"), python)] = mark
+    return cells
 
-    assert {django: tuple(pythons.split(", ")) for django, pythons in rows} == matrix()
+
+def ci_pairs() -> set[tuple[str, str]]:
+    """The test legs ``./scripts/test`` (what CI runs) asks nox for."""
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    return {
+        (django, python)
+        for python, django in re.findall(r"tests\(python='([\d.]+)', django='([\d.]+)'\)", script)
+    }
+
+
+def test_the_install_page_lists_the_matrix_and_what_ci_runs() -> None:
+    table = install_table()
+
+    assert set(table) == {(django, py) for django, pys in matrix().items() for py in pys}
+    assert {pair for pair, mark in table.items() if mark.startswith("CI")} == ci_pairs()
+    # CI covers every supported Django, and the oldest and newest Python between them.
+    assert {django for django, _python in ci_pairs()} == set(matrix())
+    pythons = sorted(
+        {py for pys in matrix().values() for py in pys}, key=lambda v: tuple(map(int, v.split(".")))
+    )
+    assert {pythons[0], pythons[-1]} <= {python for _django, python in ci_pairs()}
