@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 from types import CodeType, FrameType, FunctionType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import asgiref
 import django
@@ -133,7 +133,7 @@ class _CodeFacts:
         # Holding the code object keeps its id from naming another one while cached.
         self.code = code
         self.plumbing = code.co_filename.startswith(PLUMBING)
-        self.qualname: str = getattr(code, "co_qualname", code.co_name)  # Python 3.11+
+        self.qualname = _qualname(code, frame)
         module = _global(frame.f_globals, "__name__")
         # type() is, never isinstance(): isinstance falls back to ``__class__``, which
         # evaluates a lazy object standing in the module's globals.
@@ -144,6 +144,25 @@ class _CodeFacts:
             and code.co_name in MODEL_METHODS
             and _is_model_method(code, self.qualname, frame.f_globals)
         )
+
+
+def _qualname(code: CodeType, frame: FrameType) -> str:
+    """``code``'s qualified name (``SmsCode.save``, ``view.<locals>.place``)."""
+    qualname: str | None = getattr(code, "co_qualname", None)
+    if qualname is not None:
+        return qualname
+    # Code objects carry their qualified name since Python 3.11. Before, a method's is found
+    # through its first argument (self or cls): the class in whose body this code is a
+    # function. type() and vars() only, so nothing of the application's runs. Once per code
+    # object: the facts are cached.
+    if code.co_argcount:
+        first: object = dict.get(frame.f_locals, code.co_varnames[0])
+        owner: type = cast(type, first) if issubclass(type(first), type) else type(first)
+        for klass in owner.__mro__:
+            function = vars(klass).get(code.co_name)
+            if type(function) is FunctionType and function.__code__ is code:
+                return str(function.__qualname__)
+    return code.co_name
 
 
 def _global(namespace: dict[str, Any], name: str) -> object:

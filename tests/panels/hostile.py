@@ -48,7 +48,10 @@ def _hostile_sender() -> Callable[[int], None]:
     )
     exec(compile(source, FILE_NAME, "exec"), namespace)
     scan: Callable[[int], None] = namespace["scan"]
-    scan.__code__ = scan.__code__.replace(co_qualname=QUALNAME)
+    # The send site names the code's qualified name, or its bare name where code objects carry
+    # no qualified name (Python 3.10).
+    field = "co_qualname" if hasattr(scan.__code__, "co_qualname") else "co_name"
+    scan.__code__ = scan.__code__.replace(**{field: QUALNAME})
     return scan
 
 
