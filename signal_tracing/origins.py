@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 from types import CodeType, FrameType, FunctionType
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import asgiref
 import django
@@ -152,16 +152,18 @@ def _qualname(code: CodeType, frame: FrameType) -> str:
     if qualname is not None:
         return qualname
     # Code objects carry their qualified name since Python 3.11. Before, a method's is found
-    # through its first argument (self or cls): the class in whose body this code is a
-    # function. type() and vars() only, so nothing of the application's runs. Once per code
-    # object: the facts are cached.
-    if code.co_argcount:
-        first: object = dict.get(frame.f_locals, code.co_varnames[0])
-        owner: type = cast(type, first) if issubclass(type(first), type) else type(first)
-        for klass in owner.__mro__:
-            function = vars(klass).get(code.co_name)
-            if type(function) is FunctionType and function.__code__ is code:
-                return str(function.__qualname__)
+    # among the classes of its module's globals: the one in whose body this code is a
+    # function. Never through the frame's locals (reading f_locals would store the app's
+    # objects on the frame and keep them alive). Types and class dictionaries only, so nothing
+    # of the application's runs; once per code object, as the facts are cached. tuple() copies
+    # the values in one step, safe from another thread adding a global meanwhile.
+    namespace = frame.f_globals
+    if issubclass(type(namespace), dict):
+        for value in tuple(dict.values(namespace)):
+            if issubclass(type(value), type):
+                function = vars(value).get(code.co_name)
+                if type(function) is FunctionType and function.__code__ is code:
+                    return str(function.__qualname__)
     return code.co_name
 
 
