@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
+import importlib
 from pathlib import Path
 
 
 def line_in(module_name: str, function: str, text: str) -> int:
     """The number of the one line of top-level ``function`` in ``module_name`` that starts with
     ``text`` (after its indentation)."""
-    source = Path(str(sys.modules[module_name].__file__)).read_text(encoding="utf-8")
+    source = Path(str(importlib.import_module(module_name).__file__)).read_text(encoding="utf-8")
     lines = source.splitlines()
     start = next(n for n, line in enumerate(lines) if line.startswith(f"def {function}("))
     end = next(
