@@ -78,7 +78,8 @@ def render_tree(roots: Iterable[Firing]) -> str:
     """One line per firing and per receiver call, nested as they ran.
 
     ``post_save send sender=sms.SmsCode created=True, instance=<sms.SmsCode pk=1>, ...
-    (from sms/views.py:78 in resend_codes_page)`` then, indented, ``sms.receivers.send_sms_code: ok`` and the firings it caused.
+    (from sms/views.py:78 in resend_codes_page)`` then, indented,
+    ``sms.receivers.send_sms_code: ok`` and the firings it caused.
     """
     lines: list[str] = []
 

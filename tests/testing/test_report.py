@@ -38,6 +38,7 @@ ALL_FIRINGS = (
 pizza_done = Signal()
 payment_taken = Signal()
 
+
 class Burnt(Exception):
     pass
 
@@ -197,8 +198,7 @@ def test_render_shows_nesting_receivers_outcomes_and_kwargs(captured: SignalCapt
     assert captured.render() == "\n".join(
         [
             # Model.__init__ empties the kwargs dict it sent: values are live, not copies.
-            f"pre_init send sender=testapp.Author args=(), kwargs={{}}{FROM_CREATE} "
-            "(no receivers)",
+            f"pre_init send sender=testapp.Author args=(), kwargs={{}}{FROM_CREATE} (no receivers)",
             f"post_init send sender=testapp.Author instance=<testapp.Author pk={pk}>"
             f"{FROM_CREATE} (no receivers)",
             f"pre_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
