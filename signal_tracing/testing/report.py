@@ -35,8 +35,18 @@ def receivers_text(firing: Firing) -> str:
     return "-> " + ", ".join(_call_text(call) for call in calls)
 
 
+def site_text(firing: Firing) -> str:
+    """`` (from sms/views.py:78 in resend_codes_page)``, or nothing when no line qualified.
+
+    Only the code location: never a value that was sent.
+    """
+    site = firing.send_site
+    return "" if site is None else f" (from {site.describe()})"
+
+
 def firing_line(firing: Firing, keys: Iterable[str] = ()) -> str:
-    """``post_save send sender=sms.SmsCode created=False -> sms.receivers.send_sms_code``.
+    """``post_save send sender=sms.SmsCode created=False (from sms/views.py:78 in resend)
+    -> sms.receivers.send_sms_code``, on one line.
 
     ``keys`` are keyword arguments to show (those a filter looked at).
     """
@@ -46,8 +56,7 @@ def firing_line(firing: Firing, keys: Iterable[str] = ()) -> str:
         f"{key}={safe_repr(sent[key], MAX_COMPARED_LENGTH) if key in sent else '<missing>'}"
         for key in keys
     ]
-    parts.append(receivers_text(firing))
-    return " ".join(parts)
+    return " ".join(parts) + site_text(firing) + " " + receivers_text(firing)
 
 
 def summary(firings: Sequence[Firing]) -> str:
@@ -68,8 +77,9 @@ def summary(firings: Sequence[Firing]) -> str:
 def render_tree(roots: Iterable[Firing]) -> str:
     """One line per firing and per receiver call, nested as they ran.
 
-    ``post_save send sender=sms.SmsCode created=True, instance=<sms.SmsCode pk=1>, ...``
-    then, indented, ``sms.receivers.send_sms_code: ok`` and the firings it caused.
+    ``post_save send sender=sms.SmsCode created=True, instance=<sms.SmsCode pk=1>, ...
+    (from sms/views.py:78 in resend_codes_page)`` then, indented,
+    ``sms.receivers.send_sms_code: ok`` and the firings it caused.
     """
     lines: list[str] = []
 
@@ -77,6 +87,7 @@ def render_tree(roots: Iterable[Firing]) -> str:
         head = f"{firing.signal_name} {firing.method} sender={firing.sender_label}"
         if firing.kwargs:
             head += " " + ", ".join(f"{k}={safe_repr(v)}" for k, v in firing.kwargs.items())
+        head += site_text(firing)
         if firing.reentrant:
             head += " [reentrant]"
         if not firing.calls:

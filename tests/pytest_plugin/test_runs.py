@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.testing.sites import sent_from
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,6 +113,10 @@ FAILING = """
             pass
 """
 
+#: Where the example site's firings are sent from.
+FROM_REQUEST = sent_from("sms.verification", "request_code", "return SmsCode.objects.create(")
+FROM_RECEIVER = sent_from("sms.receivers", "send_sms_code", "sms_code_sent.send(")
+
 SUMMARY = (
     "All firings (5): pre_init sender=sms.SmsCode, post_init sender=sms.SmsCode, "
     "pre_save sender=sms.SmsCode, post_save sender=sms.SmsCode, "
@@ -142,7 +148,8 @@ def test_failures_say_what_was_expected_what_fired_and_how_to_see_more(
             "E       Failed: Expected post_save with sender=sms.SmsCode to be sent exactly "
             "2 times, but it was sent 1 time.",
             "E       post_save was sent 1 time:",
-            "E         * post_save send sender=sms.SmsCode -> sms.receivers.send_sms_code",
+            f"E         * post_save send sender=sms.SmsCode{FROM_REQUEST} "
+            "-> sms.receivers.send_sms_code",
             "E         (* = matches)",
             f"E       {SUMMARY}",
             "E       (add -v option to show the full tree of signals and receivers)",
@@ -150,7 +157,8 @@ def test_failures_say_what_was_expected_what_fired_and_how_to_see_more(
             "*_ test_max_count _*",
             "E       Failed: Expected sms_code_sent not to be sent, but it was sent 1 time.",
             "E       sms_code_sent was sent 1 time:",
-            "E         * sms_code_sent send sender=sms.SmsCode -> sms.receivers.log_code_sent",
+            f"E         * sms_code_sent send sender=sms.SmsCode{FROM_RECEIVER} "
+            "-> sms.receivers.log_code_sent",
             "*_ test_not_sent _*",
             "E       AssertionError: Expected sms_code_verified to be sent, but it was not.",
             f"E       {SUMMARY}",
@@ -173,12 +181,14 @@ def test_verbose_runs_show_the_tree_instead_of_the_hint(pytester: pytest.Pyteste
             "E       ",
             "E       Signals sent:",
             "E       pre_init send sender=sms.SmsCode *",
-            "E       post_init send sender=sms.SmsCode instance=<sms.SmsCode pk=1> (no receivers)",
+            "E       post_init send sender=sms.SmsCode instance=<sms.SmsCode pk=1>"
+            f"{FROM_REQUEST} (no receivers)",
             "E       pre_save send sender=sms.SmsCode instance=<sms.SmsCode pk=1>, *",
             "E       post_save send sender=sms.SmsCode instance=<sms.SmsCode pk=1>, "
             "created=True, *",
             "E         sms.receivers.send_sms_code: ok",
-            "E           sms_code_sent send sender=sms.SmsCode sms_code=<sms.SmsCode pk=1>",
+            "E           sms_code_sent send sender=sms.SmsCode sms_code=<sms.SmsCode pk=1>"
+            f"{FROM_RECEIVER}",
             "E             sms.receivers.log_code_sent: ok",
         ]
     )

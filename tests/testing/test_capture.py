@@ -21,6 +21,7 @@ from signal_tracing import _dispatch
 from signal_tracing.instrumentation import apply_settings
 from signal_tracing.testing import Outcome, SignalCapture, capture_signals
 from tests.testapp.models import Author, Tag
+from tests.testing.sites import sent_from
 
 pytestmark = pytest.mark.django_db
 
@@ -422,4 +423,9 @@ def test_firings_sent_by_concurrent_async_receivers_nest_under_their_firing() ->
     assert sorted(child.signal_name for child in outer.children) == ["post_save", "pre_save"]
     assert all(child.parent is outer for child in outer.children)
     assert captured.roots == [outer]
-    assert captured.render().splitlines()[0] == "pizza_done asend sender=kitchen"
+    sent = sent_from(
+        __name__,
+        "test_firings_sent_by_concurrent_async_receivers_nest_under_their_firing",
+        "asyncio.run(pizza_done.asend(",
+    )
+    assert captured.render().splitlines()[0] == f"pizza_done asend sender=kitchen{sent}"

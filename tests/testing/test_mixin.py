@@ -114,7 +114,7 @@ DJANGO_RUNNER_MODULE = """
 
         def test_expecting_two_saves(self):
             with self.assertSignalSent(post_save, sender=Author, times=2):
-                Author.objects.create(name="Lu Xun")
+                Author.objects.create(name="Ba Jin")
 """
 
 
@@ -135,13 +135,19 @@ def test_mixin_under_djangos_own_test_runner(tmp_path: Path) -> None:
     )
     output = result.stderr
     assert result.returncode == 1, output
+    [line] = [
+        number
+        for number, text in enumerate(textwrap.dedent(DJANGO_RUNNER_MODULE).splitlines(), 1)
+        if 'Author.objects.create(name="Ba Jin")' in text
+    ]
+    sent = f"(from runner_cases.py:{line} in AuthorSignalsTests.test_expecting_two_saves)"
     assert "Ran 2 tests" in output
     assert "FAIL: test_expecting_two_saves (runner_cases.AuthorSignalsTests" in output
     assert (
         "AssertionError: Expected post_save with sender=testapp.Author to be sent exactly "
         "2 times, but it was sent 1 time.\n"
         "post_save was sent 1 time:\n"
-        "  * post_save send sender=testapp.Author -> no receivers\n"
+        f"  * post_save send sender=testapp.Author {sent} -> no receivers\n"
         "  (* = matches)\n"
         "All firings (4): pre_init sender=testapp.Author, post_init sender=testapp.Author, "
         "pre_save sender=testapp.Author, post_save sender=testapp.Author\n" + MIXIN_HINT

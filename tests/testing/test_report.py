@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from signal_tracing.testing import Sent, SignalCapture, capture_signals
 from tests.testapp.models import Author, ExplodingRepr, Tag
+from tests.testing.sites import line_in, sent_from
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +52,13 @@ def burn(sender: Any, size: int, **kwargs: Any) -> None:
         raise Burnt
 
 
+#: Where the ``captured`` fixture's firings were sent from.
+FROM_CREATE = sent_from(__name__, "captured", "author = Author.objects.create(")
+FROM_SAVE = sent_from(__name__, "captured", "author.save()")
+FROM_ANNOUNCE = sent_from(__name__, "announce", "pizza_done.send(")
+FROM_KITCHEN = sent_from(__name__, "captured", "pizza_done.send_robust(")
+
+
 @pytest.fixture
 def captured() -> Iterator[SignalCapture]:
     post_save.connect(announce, sender=Author)
@@ -56,8 +67,8 @@ def captured() -> Iterator[SignalCapture]:
         with capture_signals() as capture:
             author = Author.objects.create(name="Bing Xin")
             author.save()
-            pizza_done.send_robust(sender="kitchen", size=30)
-            pizza_done.send_robust(sender="kitchen", size=30)
+            for _ in range(2):
+                pizza_done.send_robust(sender="kitchen", size=30)
         yield capture
     finally:
         post_save.disconnect(announce, sender=Author)
@@ -75,8 +86,10 @@ def test_expected_at_least_once(captured: SignalCapture) -> None:
         [
             "Expected post_save with sender=testapp.Tag to be sent, but it was not.",
             "post_save was sent 2 times:",
-            "    post_save send sender=testapp.Author -> tests.testing.test_report.announce",
-            "    post_save send sender=testapp.Author -> tests.testing.test_report.announce",
+            f"    post_save send sender=testapp.Author{FROM_CREATE} "
+            "-> tests.testing.test_report.announce",
+            f"    post_save send sender=testapp.Author{FROM_SAVE} "
+            "-> tests.testing.test_report.announce",
             ALL_FIRINGS,
             HINT,
         ]
@@ -89,9 +102,9 @@ def test_expected_exactly_n_marks_the_firings_that_matched(captured: SignalCaptu
             "Expected post_save with created=True to be sent exactly 2 times, "
             "but it was sent 1 time.",
             "post_save was sent 2 times:",
-            "  * post_save send sender=testapp.Author created=True "
+            f"  * post_save send sender=testapp.Author created=True{FROM_CREATE} "
             "-> tests.testing.test_report.announce",
-            "    post_save send sender=testapp.Author created=False "
+            f"    post_save send sender=testapp.Author created=False{FROM_SAVE} "
             "-> tests.testing.test_report.announce",
             "  (* = matches)",
             ALL_FIRINGS,
@@ -106,11 +119,13 @@ def test_expected_at_most_n_shows_receiver_outcomes(captured: SignalCapture) -> 
             "Expected pizza_done with sender='kitchen' to be sent at most 1 time, "
             "but it was sent 2 times.",
             "pizza_done was sent 4 times:",
-            "    pizza_done send sender=testapp.Author -> tests.testing.test_report.burn",
-            "    pizza_done send sender=testapp.Author -> tests.testing.test_report.burn",
-            "  * pizza_done send_robust sender=kitchen "
+            f"    pizza_done send sender=testapp.Author{FROM_ANNOUNCE} "
+            "-> tests.testing.test_report.burn",
+            f"    pizza_done send sender=testapp.Author{FROM_ANNOUNCE} "
+            "-> tests.testing.test_report.burn",
+            f"  * pizza_done send_robust sender=kitchen{FROM_KITCHEN} "
             "-> tests.testing.test_report.burn (handled tests.testing.test_report.Burnt)",
-            "  * pizza_done send_robust sender=kitchen "
+            f"  * pizza_done send_robust sender=kitchen{FROM_KITCHEN} "
             "-> tests.testing.test_report.burn (handled tests.testing.test_report.Burnt)",
             "  (* = matches)",
             ALL_FIRINGS,
@@ -183,27 +198,60 @@ def test_render_shows_nesting_receivers_outcomes_and_kwargs(captured: SignalCapt
     assert captured.render() == "\n".join(
         [
             # Model.__init__ empties the kwargs dict it sent: values are live, not copies.
-            "pre_init send sender=testapp.Author args=(), kwargs={} (no receivers)",
-            f"post_init send sender=testapp.Author instance=<testapp.Author pk={pk}> "
-            "(no receivers)",
+            f"pre_init send sender=testapp.Author args=(), kwargs={{}}{FROM_CREATE} (no receivers)",
+            f"post_init send sender=testapp.Author instance=<testapp.Author pk={pk}>"
+            f"{FROM_CREATE} (no receivers)",
             f"pre_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
-            "raw=False, using='default', update_fields=None (no receivers)",
+            f"raw=False, using='default', update_fields=None{FROM_CREATE} (no receivers)",
             f"post_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
-            "created=True, update_fields=None, raw=False, using='default'",
+            f"created=True, update_fields=None, raw=False, using='default'{FROM_CREATE}",
             "  tests.testing.test_report.announce: ok",
-            "    pizza_done send sender=testapp.Author size=8",
+            f"    pizza_done send sender=testapp.Author size=8{FROM_ANNOUNCE}",
             "      tests.testing.test_report.burn: ok",
             f"pre_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
-            "raw=False, using='default', update_fields=None (no receivers)",
+            f"raw=False, using='default', update_fields=None{FROM_SAVE} (no receivers)",
             f"post_save send sender=testapp.Author instance=<testapp.Author pk={pk}>, "
-            "created=False, update_fields=None, raw=False, using='default'",
+            f"created=False, update_fields=None, raw=False, using='default'{FROM_SAVE}",
             "  tests.testing.test_report.announce: ok",
-            "    pizza_done send sender=testapp.Author size=8",
+            f"    pizza_done send sender=testapp.Author size=8{FROM_ANNOUNCE}",
             "      tests.testing.test_report.burn: ok",
-            "pizza_done send_robust sender=kitchen size=30",
+            f"pizza_done send_robust sender=kitchen size=30{FROM_KITCHEN}",
             "  tests.testing.test_report.burn: handled tests.testing.test_report.Burnt",
-            "pizza_done send_robust sender=kitchen size=30",
+            f"pizza_done send_robust sender=kitchen size=30{FROM_KITCHEN}",
             "  tests.testing.test_report.burn: handled tests.testing.test_report.Burnt",
+        ]
+    )
+
+
+def test_each_firing_says_where_it_was_sent_from_and_nothing_when_no_line_qualifies() -> None:
+    def place_order() -> None:
+        pizza_done.send(sender="oven", size=12)
+
+    with capture_signals(verbose=True, hint=None) as capture:
+        place_order()
+        # Sent by a thread of the standard library's alone: no line of ours on the way.
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(pizza_done.send, "counter"))
+        thread.start()
+        thread.join()
+
+    test = "test_each_firing_says_where_it_was_sent_from_and_nothing_when_no_line_qualifies"
+    line = line_in(__name__, test, 'pizza_done.send(sender="oven"')
+    # Python 3.10's code objects have no qualified name: a nested function goes by its own.
+    function = f"{test}.<locals>.place_order" if sys.version_info >= (3, 11) else "place_order"
+    sent = f" (from tests/testing/test_report.py:{line} in {function})"
+    assert capture.firings[1].send_site is None
+    assert failure(capture.assert_sent, pizza_done, size=99) == "\n".join(
+        [
+            "Expected pizza_done with size=99 to be sent, but it was not.",
+            "pizza_done was sent 2 times:",
+            f"    pizza_done send sender=oven size=12{sent} -> no receivers",
+            "    pizza_done send sender=counter size=<missing> -> no receivers",
+            "All firings (2): pizza_done sender=oven, pizza_done sender=counter",
+            "",
+            "Signals sent:",
+            f"pizza_done send sender=oven size=12{sent} (no receivers)",
+            "pizza_done send sender=counter (no receivers)",
         ]
     )
 
@@ -236,7 +284,8 @@ def test_a_long_list_of_near_misses_is_cut() -> None:
             pizza_done.send(sender="oven", size=size)
     lines = failure(capture.assert_sent, pizza_done, size=99).splitlines()
     assert lines[1] == "pizza_done was sent 12 times:"
-    assert lines[2] == "    pizza_done send sender=oven size=0 -> no receivers"
+    sent = sent_from(__name__, "test_a_long_list_of_near_misses_is_cut", "pizza_done.send(")
+    assert lines[2] == f"    pizza_done send sender=oven size=0{sent} -> no receivers"
     assert lines[12] == "    ... and 2 more"
     assert lines[13] == "All firings (12): pizza_done sender=oven x12"
 
@@ -284,9 +333,10 @@ def test_values_are_shown_only_when_plain() -> None:
             table={"size": 30},
             text="x" * 100,
         )
+    sent = sent_from(__name__, "test_values_are_shown_only_when_plain", "pizza_done.send(")
     assert capture.render() == (
         "pizza_done send sender=oven model=testapp.Author, nested=<builtins.list>, "
-        "table={'size': 30}, text='" + "x" * 58 + "… (no receivers)"
+        "table={'size': 30}, text='" + "x" * 58 + "…" + sent + " (no receivers)"
     )
 
 
@@ -297,13 +347,18 @@ def test_values_a_filter_compares_are_shown_on_both_sides() -> None:
     message = failure(
         capture.assert_sent, payment_taken, sender=Author, amount=Decimal("99.00"), times=2
     )
+    function = "test_values_a_filter_compares_are_shown_on_both_sides"
+    sent_99 = sent_from(__name__, function, 'payment_taken.send(sender=Author, amount=Decimal("99')
+    sent_9 = sent_from(__name__, function, 'payment_taken.send(sender=Author, amount=Decimal("9.')
     assert message == "\n".join(
         [
             "Expected payment_taken with sender=testapp.Author, amount=Decimal('99.00') "
             "to be sent exactly 2 times, but it was sent 1 time.",
             "payment_taken was sent 2 times:",
-            "  * payment_taken send sender=testapp.Author amount=Decimal('99.00') -> no receivers",
-            "    payment_taken send sender=testapp.Author amount=Decimal('9.90') -> no receivers",
+            "  * payment_taken send sender=testapp.Author amount=Decimal('99.00')"
+            f"{sent_99} -> no receivers",
+            f"    payment_taken send sender=testapp.Author amount=Decimal('9.90'){sent_9} "
+            "-> no receivers",
             "  (* = matches)",
             "All firings (2): payment_taken sender=testapp.Author x2",
         ]
@@ -319,6 +374,9 @@ def test_compared_values_are_shown_longer_than_in_the_tree() -> None:
     assert lines[0] == (
         f"Expected payment_taken with paid_at={shown} not to be sent, but it was sent 1 time."
     )
-    assert (
-        lines[2] == f"  * payment_taken send sender=testapp.Author paid_at={shown} -> no receivers"
+    sent = sent_from(
+        __name__, "test_compared_values_are_shown_longer_than_in_the_tree", "payment_taken.send("
+    )
+    assert lines[2] == (
+        f"  * payment_taken send sender=testapp.Author paid_at={shown}{sent} -> no receivers"
     )
