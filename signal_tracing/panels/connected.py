@@ -23,7 +23,7 @@ from signal_tracing.attributes import matches_any
 from signal_tracing.conf import Config
 from signal_tracing.management.connections import ConnectedReceiver, connected_receivers
 from signal_tracing.naming import ReceiverIdentity, receiver_identity, registry
-from signal_tracing.panels.leak_watch import LeakRow
+from signal_tracing.panels.leak_watch import LeakRow, ReceiverRow
 from signal_tracing.panels.summary import CountTotal, LeftOut
 from signal_tracing.panels.timeline import code_location
 from signal_tracing.records import DispatchRecord, Outcome, Policy
@@ -40,18 +40,9 @@ OUTSIDE_THE_PANEL = frozenset(
 )
 
 
-class ConnectedRow(TypedDict):
+class ConnectedRow(ReceiverRow):
     """One connected receiver, and what it did in this request."""
 
-    receiver: str
-    location: str
-    file_path: str
-    line: int
-    #: The sender filter's label; ``""`` when the receiver hears every sender.
-    sender: str
-    weak: bool
-    is_async: bool
-    dispatch_uid: str
     tracing: Tracing
     #: Recorded calls in this request (receivers that never ran are not counted).
     calls: int

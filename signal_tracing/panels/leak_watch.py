@@ -27,11 +27,9 @@ if TYPE_CHECKING:
 MAX_LEAKS = 25
 
 
-class LeakRow(TypedDict):
-    """A receiver the request left connected, as the panel shows it."""
+class ReceiverRow(TypedDict):
+    """What the panel shows of any connected receiver (the leaks and the connected lists)."""
 
-    signal: str
-    signal_path: str
     receiver: str
     location: str
     file_path: str
@@ -41,6 +39,13 @@ class LeakRow(TypedDict):
     weak: bool
     is_async: bool
     dispatch_uid: str
+
+
+class LeakRow(ReceiverRow):
+    """A receiver the request left connected, as the panel shows it."""
+
+    signal: str
+    signal_path: str
     #: Connected under a ``dispatch_uid`` that another (since collected) receiver held before.
     replaced: bool
 
