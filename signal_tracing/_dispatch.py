@@ -28,7 +28,15 @@ from typing import Any, Final
 from asgiref.sync import async_to_sync, sync_to_async
 from django.dispatch import Signal, dispatcher
 
-from signal_tracing.firings import FiringNode, Method, UntracedFiring, open_firing, record_empty
+from signal_tracing.firings import (
+    Count,
+    FiringNode,
+    Method,
+    UntracedFiring,
+    now,
+    open_firing,
+    record_empty,
+)
 from signal_tracing.state import running
 
 NO_RECEIVERS: Final = dispatcher.NO_RECEIVERS
@@ -49,7 +57,7 @@ ASEND_ROBUST: Final = Method("asend_robust", False, SHARED_ASYNC_CONTEXT)
 METHODS: Final = ("send", "send_robust", "asend", "asend_robust")
 
 #: What ``open_firing`` returned for one firing.
-Opened = FiringNode | UntracedFiring | None
+Opened = FiringNode | UntracedFiring | Count | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,6 +71,7 @@ def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
         return []
     sync_receivers, async_receivers = self._live_receivers(sender)
     firing = open_firing(self, sender, named, SEND, sync_receivers, async_receivers)
+    started_ns = now() if isinstance(firing, list) else 0  # a Count: timed here
     error: BaseException | None = None
     try:
         responses = []
@@ -91,7 +100,10 @@ def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
         error = exc
         raise
     finally:
-        if firing is not None:
+        if isinstance(firing, list):
+            firing[0] += 1
+            firing[1] += now() - started_ns
+        elif firing is not None:
             firing.finish(error)
 
 
@@ -102,6 +114,7 @@ def send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
         return []
     sync_receivers, async_receivers = self._live_receivers(sender)
     firing = open_firing(self, sender, named, SEND_ROBUST, sync_receivers, async_receivers)
+    started_ns = now() if isinstance(firing, list) else 0  # a Count: timed here
     error: BaseException | None = None
     try:
         responses = []
@@ -142,7 +155,10 @@ def send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
         error = exc
         raise
     finally:
-        if firing is not None:
+        if isinstance(firing, list):
+            firing[0] += 1
+            firing[1] += now() - started_ns
+        elif firing is not None:
             firing.finish(error)
 
 
@@ -153,6 +169,7 @@ async def asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
         return []
     sync_receivers, async_receivers = self._live_receivers(sender)
     firing = open_firing(self, sender, named, ASEND, sync_receivers, async_receivers)
+    started_ns = now() if isinstance(firing, list) else 0  # a Count: timed here
     error: BaseException | None = None
     try:
         if sync_receivers:
@@ -188,7 +205,10 @@ async def asend(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
         error = exc
         raise
     finally:
-        if firing is not None:
+        if isinstance(firing, list):
+            firing[0] += 1
+            firing[1] += now() - started_ns
+        elif firing is not None:
             firing.finish(error)
 
 
@@ -199,6 +219,7 @@ async def asend_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[An
         return []
     sync_receivers, async_receivers = self._live_receivers(sender)
     firing = open_firing(self, sender, named, ASEND_ROBUST, sync_receivers, async_receivers)
+    started_ns = now() if isinstance(firing, list) else 0  # a Count: timed here
     error: BaseException | None = None
     try:
         if sync_receivers:
@@ -234,7 +255,10 @@ async def asend_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[An
         error = exc
         raise
     finally:
-        if firing is not None:
+        if isinstance(firing, list):
+            firing[0] += 1
+            firing[1] += now() - started_ns
+        elif firing is not None:
             firing.finish(error)
 
 

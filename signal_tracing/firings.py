@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import weakref
 from collections.abc import Sequence
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from django.dispatch import Signal
 from opentelemetry.trace import Span
@@ -25,11 +26,14 @@ from opentelemetry.trace import Span
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
+from signal_tracing.caches import BoundedCache
+from signal_tracing.conf import Config
 from signal_tracing.nesting import Node, Scope, current_node, depth_and_reentrancy
 from signal_tracing.origins import send_site
 from signal_tracing.recording import Recording, active_recordings
 from signal_tracing.records import DispatchRecord, Outcome, Policy, ReceiverCall, SentObjects
 from signal_tracing.routing import (
+    MAX_SIGNALS,
     Action,
     ReceiverFacts,
     Route,
@@ -104,8 +108,35 @@ def open_firing(
     method: Method,
     sync_receivers: Sequence[Any],
     async_receivers: Sequence[Any],
-) -> FiringNode | UntracedFiring | None:
-    """Return what brackets this firing's receivers, or ``None`` to run them as Django does."""
+) -> FiringNode | UntracedFiring | Count | None:
+    """Return what brackets this firing's receivers, or ``None`` to run them as Django does.
+
+    A :data:`Count` (a list) is this signal and sender's count on the enclosing span: the
+    caller times the receivers and adds the firing to it (see ``_dispatch``).
+    """
+    # A counted firing happens once per row of every queryset (pre_init, post_init): a plan
+    # lookup, and the count found on the enclosing span, before anything else. Whatever
+    # this cannot settle (a recording, a test capture, a hook) goes the long way.
+    plan = _plans.get(id(signal))
+    if plan is None or plan.config is not running.config or plan.signal() is not signal:
+        plan = _plan(signal)
+    if (
+        plan.counted
+        and not running.captures
+        and not active_recordings.get()
+        and id(signal) not in _hooks
+    ):
+        node = current_node.get()
+        while node is not None and node.span is None:
+            node = node.parent
+        if node is None:
+            return None  # no span to count on and nothing records: Django's loop alone
+        counts = node.counts
+        if counts is not None:
+            count = counts.get((id(signal), id(sender)))
+            if count is not None:  # the sender is alive, so its id still names it
+                return count
+        return _new_count(node, signal, sender)
     hook = _hooks.get(id(signal)) if _hooks else None
     hook_state = None
     if hook is not None:
@@ -139,7 +170,56 @@ def open_firing(
 
 
 # --------------------------------------------------------------------------------------------
-# Untraced firings: a count, or a hook's closing half.
+# Counted firings: each adds one to its signal and sender's count on the enclosing span.
+
+#: One signal and sender's count on a node's span: [firings, total ns, signal name, sender
+#: label or None if the sender is excluded] (``Node.counts``). ``_dispatch`` adds to it.
+Count: TypeAlias = list[Any]
+
+
+class CountPlan:
+    """Whether one signal's firings are counted, worked out once per configuration."""
+
+    __slots__ = ("config", "counted", "signal")
+
+    def __init__(self, signal: Signal, config: Config, counted: bool) -> None:
+        self.signal = weakref.ref(signal)
+        self.config = config
+        self.counted = counted
+
+
+#: id(signal) -> its plan; each plan names its signal weakly and its configuration.
+_plans: Final[BoundedCache[int, CountPlan]] = BoundedCache(MAX_SIGNALS)
+
+
+def _plan(signal: Signal) -> CountPlan:
+    config = running.config  # read once: the plan is checked against it
+    try:
+        counted = config.policy_for(signal, signal_facts(signal).path) is Policy.COUNT
+    except Exception:
+        report_tracer_failure("planning a firing")
+        counted = False
+    return _plans.put(id(signal), CountPlan(signal, config, counted))
+
+
+def _new_count(node: Node, signal: Signal, sender: Any) -> Count | None:
+    """Start the count of ``signal`` and ``sender`` on ``node``'s span (``None`` if broken)."""
+    try:
+        facts = signal_facts(signal)
+        label, excluded = sender_facts(facts, sender)
+        count: Count = [0, 0, facts.name, None if excluded else label]
+        counts = node.counts
+        if counts is None:
+            counts = node.counts = {}
+        counts[id(signal), id(sender)] = count
+        return count
+    except Exception:
+        report_tracer_failure("counting")
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Untraced firings: a count that a recording also sees, or a hook's closing half.
 
 
 class UntracedFiring:
@@ -193,17 +273,13 @@ def add_count(node: Node | None, signal: Signal, sender: Any, elapsed_ns: int) -
             target = target.parent
         if target is not None:
             counts = target.counts
-            if counts is None:
-                counts = target.counts = {}
-            key = (id(signal), id(sender))
-            entry = counts.get(key)
-            if entry is not None:  # the sender is alive, so its id still names it
+            # The sender is alive, so its id still names it.
+            entry = counts.get((id(signal), id(sender))) if counts is not None else None
+            if entry is None:
+                entry = _new_count(target, signal, sender)
+            if entry is not None:
                 entry[0] += 1
                 entry[1] += elapsed_ns
-            else:
-                facts = signal_facts(signal)
-                label, excluded = sender_facts(facts, sender)
-                counts[key] = [1, elapsed_ns, facts.name, None if excluded else label]
         if recordings:
             facts = signal_facts(signal)
             label, excluded = sender_facts(facts, sender)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import logging
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import signal_tracing
-from signal_tracing import firings, state
+from signal_tracing import _dispatch, firings, state
 from signal_tracing.firings import (
     FiringNode,
     Method,
@@ -45,6 +47,10 @@ def second(sender: Any, **kwargs: Any) -> None:
 
 class Boom(Exception):
     pass
+
+
+def boom(sender: Any, **kwargs: Any) -> None:
+    raise Boom("receiver failed")
 
 
 class Hook:
@@ -210,18 +216,125 @@ def test_a_firing_that_cannot_start_runs_untraced(
 # --- counts ------------------------------------------------------------------------------------
 
 
-def test_a_counted_firing_adds_to_the_enclosing_span(
+def test_a_counted_firing_is_its_count_on_the_enclosing_span(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]  # any span: counts need one
-    for _ in range(3):
+    opened = [open_firing(order_placed, "shop", {}, SEND, [first], []) for _ in range(3)]
+    # Nothing is made per firing: each is the same count, which the sending method adds to.
+    [count] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert all(firing is count for firing in opened)
+    assert count == [0, 0, "order_placed", "shop"]
+
+
+def test_a_counted_firing_sent_adds_one_and_its_time_to_the_enclosing_span(
+    exporter: InMemorySpanExporter, in_scope: Scope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(_dispatch, "now", lambda: next(clock))
+    order_placed.connect(first)
+    order_placed.connect(boom)
+    try:
+        order_placed.send_robust(sender="shop")
+        asyncio.run(order_placed.asend_robust(sender="shop"))
+        with pytest.raises(Boom):  # a firing that raises is counted too
+            order_placed.send(sender="shop")
+        with pytest.raises(Boom):
+            asyncio.run(order_placed.asend(sender="shop"))
+    finally:
+        order_placed.disconnect(first)
+        order_placed.disconnect(boom)
+    assert list(in_scope.counts.values()) == [[4, 40, "order_placed", "shop"]]  # type: ignore[union-attr]
+
+
+def test_a_counted_firing_outside_any_span_runs_as_django_runs_it(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
+    assert in_scope.counts is None
+
+
+def test_a_counted_firing_a_recording_sees_is_counted_there_too(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    with recording() as recorded:
         firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
         assert isinstance(firing, UntracedFiring)
         firing.finish(None)
-    [(count, total_ns, name, label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert (count, name, label) == (3, "order_placed", "shop")
-    assert total_ns >= 0
+    assert {key: c.count for key, c in recorded.counts.items()} == {(PATH, "shop"): 1}
+    [(count, _total_ns, name, label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert (count, name, label) == (1, "order_placed", "shop")
+
+
+def test_a_policy_changed_at_run_time_takes_effect_at_the_next_firing(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
+    signal_tracing.instrument(policies={PATH: "span"})
+    firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, FiringNode)
+    firing.finish(None)
+    signal_tracing.instrument(policies={PATH: "count"})
+    assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
+
+
+def test_a_hook_installed_on_a_counted_signal_runs_from_its_next_firing(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
+    hook = Hook()
+    firings.set_hook(order_placed, hook)
+    firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, UntracedFiring)
+    firing.finish(None)
+    assert hook.calls == [("before", "send"), ("after", ("state", None))]
+    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert count == 1
+
+
+def test_a_signal_is_never_taken_for_another_that_had_its_id(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    open_firing(order_placed, "shop", {}, SEND, [first], [])
+    other = Signal()
+    # What a collected counted signal's plan would look like to a new signal at its address.
+    firings._plans[id(other)] = firings._plans[id(order_placed)]
+    firing = open_firing(other, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, FiringNode)
+    firing.finish(None)
+
+
+def test_a_counted_signal_and_its_sender_are_not_kept_alive(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    class Sender:
+        pass
+
+    signal = Signal()
+    sender = Sender()
+    signal_tracing.instrument(default_policy="count")
+    in_scope.span = object()  # type: ignore[assignment]
+    signal.connect(first)
+    signal.send(sender=sender)
+    signal.send(sender=sender)
+    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert count == 2
+    signal_ref, sender_ref = weakref.ref(signal), weakref.ref(sender)
+    del signal, sender
+    gc.collect()
+    assert (signal_ref(), sender_ref()) == (None, None)
 
 
 def test_counts_go_to_recordings_and_leave_excluded_senders_unnamed(

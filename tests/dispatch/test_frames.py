@@ -23,6 +23,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import signal_tracing
 from signal_tracing import _dispatch, firings
+from signal_tracing.nesting import Scope, current_node
 from signal_tracing.recording import recording
 from signal_tracing.testing import capture_signals
 from tests.dispatch.receivers import Boom, async_ok, ok, traced_exporter
@@ -128,6 +129,21 @@ def counted() -> Iterator[None]:
 
 
 @contextmanager
+def counted_on_span() -> Iterator[None]:
+    # Nothing records: the count on the enclosing span is all there is (the per-row path).
+    traced_exporter()
+    signal_tracing.instrument(policies={PATH: "count"})
+    scope = Scope("request", "GET /frames", object())  # type: ignore[arg-type]  # any span
+    token = current_node.set(scope)
+    try:
+        yield
+    finally:
+        current_node.reset(token)
+    [(count, _total_ns, signal_name, _sender)] = scope.counts.values()  # type: ignore[union-attr]
+    assert (count, signal_name) == (1, "probed")
+
+
+@contextmanager
 def plain() -> Iterator[None]:
     exporter = traced_exporter()
     signal_tracing.instrument(policies={PATH: "off"})
@@ -185,6 +201,7 @@ def untraced_django() -> Iterator[None]:
 PATHS: dict[str, Callable[[], AbstractContextManager[None]]] = {
     "traced": traced,
     "counted": counted,
+    "counted on a span": counted_on_span,
     "plain": plain,
     "sampled out": sampled_out,
     "capturing": capturing,
