@@ -117,23 +117,19 @@ def open_firing(
     # A counted firing happens once per row of every queryset (pre_init, post_init): a plan
     # lookup, and the count found on the enclosing span, before anything else. Whatever
     # this cannot settle (a recording, a test capture, a hook) goes the long way.
-    plan = _plans.get(id(signal))
+    signal_id = id(signal)
+    plan = _plans.get(signal_id)
     if plan is None or plan.config is not running.config or plan.signal() is not signal:
         plan = _plan(signal)
-    if (
-        plan.counted
-        and not running.captures
-        and not active_recordings.get()
-        and id(signal) not in _hooks
-    ):
-        node = current_node.get()
+    if plan.counted and not running.captures and not _recordings_now() and signal_id not in _hooks:
+        node = _node_now()
         while node is not None and node.span is None:
             node = node.parent
         if node is None:
             return None  # no span to count on and nothing records: Django's loop alone
         counts = node.counts
         if counts is not None:
-            count = counts.get((id(signal), id(sender)))
+            count = counts.get((signal_id, id(sender)))
             if count is not None:  # the sender is alive, so its id still names it
                 return count
         return _new_count(node, signal, sender)
@@ -190,6 +186,9 @@ class CountPlan:
 
 #: id(signal) -> its plan; each plan names its signal weakly and its configuration.
 _plans: Final[BoundedCache[int, CountPlan]] = BoundedCache(MAX_SIGNALS)
+# Bound once: looking a ContextVar's ``get`` up on every counted firing makes a method object.
+_recordings_now: Final = active_recordings.get
+_node_now: Final = current_node.get
 
 
 def _plan(signal: Signal) -> CountPlan:
