@@ -121,7 +121,13 @@ def open_firing(
     plan = _plans.get(signal_id)
     if plan is None or plan.config is not running.config or plan.signal() is not signal:
         plan = _plan(signal)
-    if plan.counted and not running.captures and not _recordings_now() and signal_id not in _hooks:
+    if (
+        plan.counted
+        and (sync_receivers or async_receivers)
+        and not running.captures
+        and not _recordings_now()
+        and signal_id not in _hooks
+    ):
         node = _node_now()
         while node is not None and node.span is None:
             node = node.parent

@@ -258,6 +258,16 @@ def test_a_counted_firing_outside_any_span_runs_as_django_runs_it(
     assert in_scope.counts is None
 
 
+def test_a_counted_firing_without_live_receivers_is_not_counted(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    # What Django's sender cache has no entry for yet, or a signal that does not cache.
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    assert open_firing(order_placed, "shop", {}, SEND, [], []) is None
+    assert in_scope.counts is None
+
+
 def test_a_counted_firing_a_recording_sees_is_counted_there_too(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
