@@ -117,28 +117,31 @@ def open_firing(
     # A counted firing happens once per row of every queryset (pre_init, post_init): a plan
     # lookup, and the count found on the enclosing span, before anything else. Whatever
     # this cannot settle (a recording, a test capture, a hook) goes the long way.
-    signal_id = id(signal)
-    plan = _plans.get(signal_id)
-    if plan is None or plan.config is not running.config or plan.signal() is not signal:
-        plan = _plan(signal)
-    if (
-        plan.counted
-        and (sync_receivers or async_receivers)
-        and not running.captures
-        and not _recordings_now()
-        and signal_id not in _hooks
-    ):
-        node = _node_now()
-        while node is not None and node.span is None:
-            node = node.parent
-        if node is None:
-            return None  # no span to count on and nothing records: Django's loop alone
-        counts = node.counts
-        if counts is not None:
-            count = counts.get((signal_id, id(sender)))
-            if count is not None:  # the sender is alive, so its id still names it
-                return count
-        return _new_count(node, signal, sender)
+    try:
+        signal_id = id(signal)
+        plan = _plans.get(signal_id)
+        if plan is None or plan.config is not running.config or plan.signal() is not signal:
+            plan = _plan(signal)
+        if (
+            plan.counted
+            and (sync_receivers or async_receivers)
+            and not running.captures
+            and not _recordings_now()
+            and signal_id not in _hooks
+        ):
+            node = _node_now()
+            while node is not None and node.span is None:
+                node = node.parent
+            if node is None:
+                return None  # no span to count on and nothing records: Django's loop alone
+            counts = node.counts
+            if counts is not None:
+                count = counts.get((signal_id, id(sender)))
+                if count is not None:  # the sender is alive, so its id still names it
+                    return count
+            return _new_count(node, signal, sender)
+    except Exception:
+        report_tracer_failure("counting a firing")  # and the long way decides
     hook = _hooks.get(id(signal)) if _hooks else None
     hook_state = None
     if hook is not None:
@@ -199,11 +202,7 @@ _node_now: Final = current_node.get
 
 def _plan(signal: Signal) -> CountPlan:
     config = running.config  # read once: the plan is checked against it
-    try:
-        counted = config.policy_for(signal, signal_facts(signal).path) is Policy.COUNT
-    except Exception:
-        report_tracer_failure("planning a firing")
-        counted = False
+    counted = config.policy_for(signal, signal_facts(signal).path) is Policy.COUNT
     return _plans.put(id(signal), CountPlan(signal, config, counted))
 
 

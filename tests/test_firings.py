@@ -368,6 +368,31 @@ def test_a_failure_while_counting_is_reported(caplog: pytest.LogCaptureFixture) 
     assert "failed in counting" in caplog.records[0].getMessage()
 
 
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_failure_while_planning_a_count_is_reported_and_the_firing_goes_the_long_way(
+    exporter: InMemorySpanExporter,
+    in_scope: Scope,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("bug")
+
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    monkeypatch.setattr(firings, "_plan", broken)
+    monkeypatch.setattr(firings, "_plans", {})
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, UntracedFiring)  # route() still counts it
+    firing.finish(None)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "signal_tracing failed in counting a firing"
+    ]
+    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert count == 1
+
+
 # --- the brackets -----------------------------------------------------------------------------
 
 
