@@ -114,16 +114,18 @@ def open_firing(
     A :data:`Count` (a list) is this signal and sender's count on the enclosing span: the
     caller times the receivers and adds the firing to it (see ``_dispatch``).
     """
-    # A counted firing happens once per row of every queryset (pre_init, post_init): a plan
-    # lookup, and the count found on the enclosing span, before anything else. Whatever
-    # this cannot settle (a recording, a test capture, a hook) goes the long way.
+    # A counted firing happens once per row of every queryset (pre_init, post_init): its
+    # signal's plan (made when the long way first counts it) and the count on the enclosing
+    # span, before anything else. What this cannot settle (a recording, a test capture, a
+    # hook, a signal that is not counted) goes the long way.
+    plan = None
     try:
         signal_id = id(signal)
         plan = _plans.get(signal_id)
-        if plan is None or plan.config is not running.config or plan.signal() is not signal:
-            plan = _plan(signal)
         if (
-            plan.counted
+            plan is not None
+            and plan.config is running.config
+            and plan.signal() is signal
             and (sync_receivers or async_receivers)
             and not running.captures
             and not _recordings_now()
@@ -154,6 +156,8 @@ def open_firing(
         decided = route(signal, sender)
         action = decided.action
         if action is Action.COUNT:
+            if plan is None or plan.config is not running.config or plan.signal() is not signal:
+                _plan(signal)  # the next firing is counted the short way
             return UntracedFiring(hook, hook_state, signal, sender)
         if action is Action.TRACE:
             firing = start_firing(
@@ -183,27 +187,32 @@ Count: TypeAlias = list[Any]
 
 
 class CountPlan:
-    """Whether one signal's firings are counted, worked out once per configuration."""
+    """That one signal's firings are counted, under one configuration."""
 
-    __slots__ = ("config", "counted", "signal")
+    __slots__ = ("config", "signal")
 
-    def __init__(self, signal: Signal, config: Config, counted: bool) -> None:
+    def __init__(self, signal: Signal, config: Config) -> None:
         self.signal = weakref.ref(signal)
         self.config = config
-        self.counted = counted
 
 
-#: id(signal) -> its plan; each plan names its signal weakly and its configuration.
+#: id(signal) -> its plan, for counted signals only: any other signal pays one lookup.
 _plans: Final[BoundedCache[int, CountPlan]] = BoundedCache(MAX_SIGNALS)
 # Bound once: looking a ContextVar's ``get`` up on every counted firing makes a method object.
 _recordings_now: Final = active_recordings.get
 _node_now: Final = current_node.get
 
 
-def _plan(signal: Signal) -> CountPlan:
-    config = running.config  # read once: the plan is checked against it
-    counted = config.policy_for(signal, signal_facts(signal).path) is Policy.COUNT
-    return _plans.put(id(signal), CountPlan(signal, config, counted))
+def _plan(signal: Signal) -> None:
+    """Plan ``signal``'s next firings if they are counted under the configuration in force."""
+    try:
+        # Checked against that configuration itself: route() may have decided from facts
+        # cached under the one before.
+        config = running.config
+        if config.policy_for(signal, signal_facts(signal).path) is Policy.COUNT:
+            _plans.put(id(signal), CountPlan(signal, config))
+    except Exception:
+        report_tracer_failure("planning a firing")
 
 
 def _new_count(node: Node, signal: Signal, sender: Any) -> Count | None:

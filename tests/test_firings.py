@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import signal_tracing
 from signal_tracing import _dispatch, firings, state
+from signal_tracing.caches import BoundedCache
 from signal_tracing.firings import (
     FiringNode,
     Method,
@@ -216,16 +217,25 @@ def test_a_firing_that_cannot_start_runs_untraced(
 # --- counts ------------------------------------------------------------------------------------
 
 
+def count_the_long_way() -> None:
+    """A signal's first counted firing goes the long way, and plans the next ones."""
+    firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, UntracedFiring)
+    firing.finish(None)
+
+
 def test_a_counted_firing_is_its_count_on_the_enclosing_span(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]  # any span: counts need one
+    count_the_long_way()
     opened = [open_firing(order_placed, "shop", {}, SEND, [first], []) for _ in range(3)]
     # Nothing is made per firing: each is the same count, which the sending method adds to.
     [count] = in_scope.counts.values()  # type: ignore[union-attr]
     assert all(firing is count for firing in opened)
-    assert count == [0, 0, "order_placed", "shop"]
+    assert count[0] == 1
+    assert count[2:] == ["order_placed", "shop"]
 
 
 def test_a_counted_firing_sent_adds_one_and_its_time_to_the_enclosing_span(
@@ -235,9 +245,11 @@ def test_a_counted_firing_sent_adds_one_and_its_time_to_the_enclosing_span(
     in_scope.span = object()  # type: ignore[assignment]
     clock = iter(range(0, 1000, 10))
     monkeypatch.setattr(_dispatch, "now", lambda: next(clock))
+    monkeypatch.setattr(firings, "now", lambda: next(clock))
     order_placed.connect(first)
     order_placed.connect(boom)
     try:
+        order_placed.send_robust(sender="shop")  # the long way, which plans the others
         order_placed.send_robust(sender="shop")
         asyncio.run(order_placed.asend_robust(sender="shop"))
         with pytest.raises(Boom):  # a firing that raises is counted too
@@ -247,13 +259,14 @@ def test_a_counted_firing_sent_adds_one_and_its_time_to_the_enclosing_span(
     finally:
         order_placed.disconnect(first)
         order_placed.disconnect(boom)
-    assert list(in_scope.counts.values()) == [[4, 40, "order_placed", "shop"]]  # type: ignore[union-attr]
+    assert list(in_scope.counts.values()) == [[5, 50, "order_placed", "shop"]]  # type: ignore[union-attr]
 
 
 def test_a_counted_firing_outside_any_span_runs_as_django_runs_it(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
     signal_tracing.instrument(policies={PATH: "count"})
+    count_the_long_way()
     assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
     assert in_scope.counts is None
 
@@ -264,8 +277,10 @@ def test_a_counted_firing_without_live_receivers_is_not_counted(
     # What Django's sender cache has no entry for yet, or a signal that does not cache.
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]
+    count_the_long_way()
     assert open_firing(order_placed, "shop", {}, SEND, [], []) is None
-    assert in_scope.counts is None
+    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert count == 1
 
 
 def test_a_counted_firing_a_recording_sees_is_counted_there_too(
@@ -287,13 +302,29 @@ def test_a_policy_changed_at_run_time_takes_effect_at_the_next_firing(
 ) -> None:
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]
+    count_the_long_way()
     assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
     signal_tracing.instrument(policies={PATH: "span"})
     firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
     assert isinstance(firing, FiringNode)
     firing.finish(None)
     signal_tracing.instrument(policies={PATH: "count"})
+    count_the_long_way()
     assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
+
+
+def test_only_a_signal_counted_under_the_configuration_in_force_is_planned(
+    exporter: InMemorySpanExporter, in_scope: Scope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # route() may decide from facts cached under the previous configuration for a moment.
+    signal_tracing.instrument(policies={PATH: "span"})
+    monkeypatch.setattr(firings, "_plans", BoundedCache(10))
+    stale = firings.signal_facts(order_placed).count_route
+    monkeypatch.setattr(firings, "route", lambda signal, sender: stale)
+    firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
+    assert isinstance(firing, UntracedFiring)
+    firing.finish(None)
+    assert id(order_placed) not in firings._plans
 
 
 def test_a_hook_installed_on_a_counted_signal_runs_from_its_next_firing(
@@ -301,6 +332,7 @@ def test_a_hook_installed_on_a_counted_signal_runs_from_its_next_firing(
 ) -> None:
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]
+    count_the_long_way()
     assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
     hook = Hook()
     firings.set_hook(order_placed, hook)
@@ -309,7 +341,7 @@ def test_a_hook_installed_on_a_counted_signal_runs_from_its_next_firing(
     firing.finish(None)
     assert hook.calls == [("before", "send"), ("after", ("state", None))]
     [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 1
+    assert count == 2
 
 
 def test_a_signal_is_never_taken_for_another_that_had_its_id(
@@ -317,7 +349,7 @@ def test_a_signal_is_never_taken_for_another_that_had_its_id(
 ) -> None:
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]
-    open_firing(order_placed, "shop", {}, SEND, [first], [])
+    count_the_long_way()
     other = Signal()
     # What a collected counted signal's plan would look like to a new signal at its address.
     firings._plans[id(other)] = firings._plans[id(order_placed)]
@@ -337,10 +369,10 @@ def test_a_counted_signal_and_its_sender_are_not_kept_alive(
     signal_tracing.instrument(default_policy="count")
     in_scope.span = object()  # type: ignore[assignment]
     signal.connect(first)
-    signal.send(sender=sender)
-    signal.send(sender=sender)
+    for _ in range(3):  # the long way, then the short way
+        signal.send(sender=sender)
     [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 2
+    assert count == 3
     signal_ref, sender_ref = weakref.ref(signal), weakref.ref(sender)
     del signal, sender
     gc.collect()
@@ -369,7 +401,7 @@ def test_a_failure_while_counting_is_reported(caplog: pytest.LogCaptureFixture) 
 
 
 @pytest.mark.usefixtures("fresh_failures")
-def test_a_failure_while_planning_a_count_is_reported_and_the_firing_goes_the_long_way(
+def test_a_failure_on_the_counted_path_is_reported_and_the_firing_goes_the_long_way(
     exporter: InMemorySpanExporter,
     in_scope: Scope,
     monkeypatch: pytest.MonkeyPatch,
@@ -380,17 +412,22 @@ def test_a_failure_while_planning_a_count_is_reported_and_the_firing_goes_the_lo
 
     signal_tracing.instrument(policies={PATH: "count"})
     in_scope.span = object()  # type: ignore[assignment]
-    monkeypatch.setattr(firings, "_plan", broken)
-    monkeypatch.setattr(firings, "_plans", {})
+    count_the_long_way()
+    monkeypatch.setattr(firings, "_node_now", broken)
     with caplog.at_level(logging.WARNING, logger="signal_tracing"):
         firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
-    assert isinstance(firing, UntracedFiring)  # route() still counts it
-    firing.finish(None)
+        assert isinstance(firing, UntracedFiring)  # route() still counts it
+        firing.finish(None)
+        monkeypatch.setattr(firings, "_plans", BoundedCache(10))
+        monkeypatch.setattr(firings, "signal_facts", broken)
+        firings._plan(order_placed)
     assert [r.getMessage().split(";")[0] for r in caplog.records] == [
-        "signal_tracing failed in counting a firing"
+        "signal_tracing failed in counting a firing",
+        "signal_tracing failed in planning a firing",
     ]
+    assert firings._plans == {}
     [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 1
+    assert count == 2
 
 
 # --- the brackets -----------------------------------------------------------------------------
