@@ -18,7 +18,6 @@ the request's own context cannot be used; asgiref copies the values set there ba
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from typing import Any, Final, Literal
@@ -38,7 +37,7 @@ from signal_tracing.state import current_config, current_emitter, report_tracer_
 class LifecycleScope(Scope):
     """A scope opened by lifecycle code; subclasses add what their kind needs."""
 
-    __slots__ = ("__weakref__", "closed", "opened_ns", "saved_context", "saved_node")
+    __slots__ = ("__weakref__", "closed", "saved_context", "saved_node")
 
     #: Whether opening any other scope in the same context closes this one first.
     superseded_by_next: bool = False
@@ -46,7 +45,6 @@ class LifecycleScope(Scope):
     def __init__(self, kind: str, name: str, span: Span | None, parent: Node | None) -> None:
         super().__init__(kind, name, span, parent)
         self.closed = False
-        self.opened_ns = time.time_ns()
         self.saved_node: Node | None = None
         self.saved_context: Context | None = None
 
@@ -169,10 +167,16 @@ def may_start_span(parent: Node | None) -> bool:
 def enter(scope: LifecycleScope) -> None:
     """Make ``scope`` current in this context until :func:`close`."""
     scope.saved_node = current_node.get()
-    scope.saved_context = otel_context.get_current()
+    saved_context = scope.saved_context = otel_context.get_current()
     current_node.set(scope)
-    if scope.span is not None:
-        spans.attach(scope.span, scope)
+    span = scope.span
+    if span is not None:
+        # What spans.attach does, from the context read above; and whether the span is
+        # sampled out is known now (firings beneath ask, see spans.parent_is_sampled_out).
+        context = scope.otel_context = trace.set_span_in_context(span, saved_context)
+        span_context = span.get_span_context()
+        scope.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+        otel_context.attach(context)
     open_scopes.add(scope)
 
 
@@ -194,15 +198,16 @@ def close(
     span = scope.span
     if span is not None:
         try:
-            scope.before_close()
-            spans.flush_node(scope)
-            if error is not None:
-                spans.record_error(
-                    span,
-                    error,
-                    record_message=current_config().record_exception_messages,
-                    max_length=current_config().max_attribute_length,
-                )
+            if span.is_recording():  # a sampled-out span: nothing to work out for it
+                scope.before_close()
+                spans.flush_node(scope)
+                if error is not None:
+                    spans.record_error(
+                        span,
+                        error,
+                        record_message=current_config().record_exception_messages,
+                        max_length=current_config().max_attribute_length,
+                    )
             span.end(end_time=end_time)
         except Exception:
             report_tracer_failure(f"closing the {scope.kind} span")
