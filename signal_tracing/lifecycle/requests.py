@@ -251,12 +251,12 @@ def _remote_parent(named: Mapping[str, Any]) -> Context | None:
     propagator = propagate.get_global_textmap()
     headers = _propagated_headers(propagator)
     environ = named.get("environ")
-    if isinstance(environ, Mapping):
+    if type(environ) is dict or isinstance(environ, Mapping):
         if headers.environ_keys is not None and not _carries_environ(environ, headers.environ_keys):
             return Context()
         return propagator.extract(environ, getter=_ENVIRON_GETTER)
     scope = named.get("scope")
-    if isinstance(scope, Mapping):
+    if type(scope) is dict or isinstance(scope, Mapping):
         if headers.header_names is not None and not _carries_scope(scope, headers.header_names):
             return Context()
         return propagator.extract(scope, getter=_SCOPE_GETTER)
@@ -265,17 +265,17 @@ def _remote_parent(named: Mapping[str, Any]) -> Context | None:
 
 def _request_facts(named: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
     environ = named.get("environ")
-    if isinstance(environ, Mapping):
+    if type(environ) is dict or isinstance(environ, Mapping):
         return _environ_facts(environ, limit)
     scope = named.get("scope")
-    if isinstance(scope, Mapping):
+    if type(scope) is dict or isinstance(scope, Mapping):
         return _asgi_facts(scope, limit)
     return _method_attributes(None, limit)
 
 
 def _request_path(named: Mapping[str, Any]) -> str | None:
     environ = named.get("environ")
-    if isinstance(environ, Mapping):
+    if type(environ) is dict or isinstance(environ, Mapping):
         path = environ.get("PATH_INFO")
     else:
         scope = named.get("scope")
@@ -287,7 +287,11 @@ def _excluded_path(named: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
     if not patterns:
         return False
     path = _request_path(named)
-    return path is not None and _path_matcher(patterns)(path) is not None
+    if path is None:
+        return False
+    last = _last_matcher
+    matcher = last[1] if last is not None and last[0] is patterns else _path_matcher(patterns)
+    return matcher(path) is not None
 
 
 #: The patterns last compiled and their matcher: the configuration rarely changes.
@@ -489,9 +493,13 @@ def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
         return
     scope.responded_ns = time.time_ns()
     scope.request = None
-    _safely(_note_route, scope, request)
+    if scope.sampled_out:  # nothing records the route or the status
+        scope.route_noted = True
+    else:
+        _safely(_note_route, scope, request)
+        if response is not None:
+            _safely(_note_response, scope, response)
     if response is not None:
-        _safely(_note_response, scope, response)
         # The same if they are switched off while the server sends the body: closing the
         # response restores this context (before request_finished, which is then not ours).
         patches.call_on_close(response, functools.partial(_leave_if_closed, scope))
@@ -615,7 +623,7 @@ def uninstall() -> None:
         patch.uninstall()
     # Their closing hook is gone: end open request spans now rather than never, named after
     # their route if it is known already (a request in its view has been resolved).
-    for scope in list(open_scopes):
+    for scope in open_scopes():
         if isinstance(scope, RequestScope):
             request = scope.request
             if not scope.route_noted and request is not None:

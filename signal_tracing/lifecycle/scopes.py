@@ -37,7 +37,7 @@ from signal_tracing.state import current_config, current_emitter, report_tracer_
 class LifecycleScope(Scope):
     """A scope opened by lifecycle code; subclasses add what their kind needs."""
 
-    __slots__ = ("__weakref__", "closed", "saved_context", "saved_node")
+    __slots__ = ("__weakref__", "closed", "open_ref", "saved_context", "saved_node")
 
     #: Whether opening any other scope in the same context closes this one first.
     superseded_by_next: bool = False
@@ -45,6 +45,8 @@ class LifecycleScope(Scope):
     def __init__(self, kind: str, name: str, span: Span | None, parent: Node | None) -> None:
         super().__init__(kind, name, span, parent)
         self.closed = False
+        #: Its entry in the scopes open now (set while it is).
+        self.open_ref: weakref.ref[LifecycleScope] | None = None
         self.saved_node: Node | None = None
         self.saved_context: Context | None = None
 
@@ -109,8 +111,17 @@ class TestScope(LifecycleScope):
             self.span.set_attribute(attrs.TEST_CASE_RESULT_STATUS, status)
 
 
-#: Scopes open anywhere, so that stopping can end those whose closing hook goes away.
-open_scopes: Final[weakref.WeakSet[LifecycleScope]] = weakref.WeakSet()
+#: Scopes open anywhere, so that stopping can end those whose closing hook goes away: weak
+#: references, each taking itself out when its scope dies (a WeakSet's bookkeeping, without
+#: the Python code it runs per request).
+_open: Final[set[weakref.ref[LifecycleScope]]] = set()
+
+
+def open_scopes() -> list[LifecycleScope]:
+    """Return the scopes open now, in any thread or task."""
+    return [scope for scope in (ref() for ref in _open.copy()) if scope is not None]
+
+
 _close_lock: Final = threading.Lock()
 
 
@@ -177,7 +188,8 @@ def enter(scope: LifecycleScope) -> None:
         span_context = span.get_span_context()
         scope.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
         otel_context.attach(context)
-    open_scopes.add(scope)
+    scope.open_ref = weakref.ref(scope, _open.discard)
+    _open.add(scope.open_ref)
 
 
 def close(
@@ -194,7 +206,8 @@ def close(
     if already_closed:
         leave(scope)
         return False
-    open_scopes.discard(scope)
+    if scope.open_ref is not None:
+        _open.discard(scope.open_ref)
     span = scope.span
     if span is not None:
         try:
