@@ -89,11 +89,10 @@ class Scope(Budget):
         super().__init__(parent, span)
         self.kind = kind
         self.name = name
-        #: The firings beneath it, counted per send site (signal_tracing.storms).
+        #: The firings beneath it, counted per send site (signal_tracing.storms). A scope
+        #: nested in another (a command called from a test) shares that one's root, and so
+        #: its span budget.
         self.storms: StormTable | None = None
-        if parent is not None:
-            # A scope nested in another (a command called from a test) shares its budget.
-            self._root = parent.root
 
 
 current_node: Final[contextvars.ContextVar[Node | None]] = contextvars.ContextVar(

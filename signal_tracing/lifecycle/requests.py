@@ -380,8 +380,8 @@ class RequestFinished:
     ) -> tuple[RequestScope, object | None] | None:
         # A response closed while the view still runs (one the view made and closed itself)
         # does not end the request.
-        scope = innermost(live_node(), RequestScope)
-        if not isinstance(scope, RequestScope) or scope.in_handler:
+        scope = _handling()
+        if scope is None or scope.in_handler:
             return None
         # An outer WSGI instrumentation restores its own context when the application returns,
         # before the server closes the response: make ours current again for the receivers.
@@ -411,8 +411,8 @@ class GotRequestException:
 
     def before(self, signal: Signal, sender: Any, named: dict[str, Any], method: str) -> None:
         error = sys.exc_info()[1]
-        scope = innermost(live_node(), RequestScope)
-        if error is None or not isinstance(scope, RequestScope) or scope.span is None:
+        scope = _handling()
+        if error is None or scope is None or scope.span is None:
             return
         spans.record_error(
             scope.span,
@@ -445,35 +445,63 @@ def finish(scope: RequestScope, error: BaseException | None) -> None:
 
 def _note_route(scope: RequestScope, request: Any) -> None:
     """Name the span after the resolved route (set on the request even if the view failed)."""
+    _note_outcome(scope, request, None)
+
+
+def _note_outcome(scope: RequestScope, request: Any, response: Any) -> None:
+    """Name the span after the resolved route and note the response (if any) on it.
+
+    The attributes go to the SDK in one call: each call validates and locks on its own.
+    """
     scope.route_noted = True
     span = scope.span
     if span is None or not span.is_recording():  # an unsampled request: nothing to note
         return
+    attributes: dict[str, AttributeValue] = {}
+    try:
+        _route_attributes(scope, span, request, attributes)
+    except Exception:
+        report_tracer_failure("lifecycle (_note_route)")
+    if response is not None:
+        try:
+            _response_attributes(scope, span, response, attributes)
+        except Exception:
+            report_tracer_failure("lifecycle (_note_response)")
+    if attributes:
+        span.set_attributes(attributes)
+
+
+def _route_attributes(
+    scope: RequestScope, span: Span, request: Any, attributes: dict[str, AttributeValue]
+) -> None:
     route = getattr(getattr(request, "resolver_match", None), "route", None)
     if not isinstance(route, str) or not route:
         return
     route = truncate(route, current_config().max_attribute_length)
     scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
     span.update_name(scope.name)
-    span.set_attribute(attrs.HTTP_ROUTE, route)
+    attributes[attrs.HTTP_ROUTE] = route
 
 
-def _note_response(scope: RequestScope, response: Any) -> None:
-    span = scope.span
-    if span is None or not span.is_recording():
-        return
+def _response_attributes(
+    scope: RequestScope, span: Span, response: Any, attributes: dict[str, AttributeValue]
+) -> None:
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and not isinstance(status, bool):
-        span.set_attribute(attrs.HTTP_RESPONSE_STATUS_CODE, status)
+        attributes[attrs.HTTP_RESPONSE_STATUS_CODE] = status
         if status >= 500:
             if not scope.error_recorded:
-                span.set_attribute(attrs.ERROR_TYPE, str(status))
+                attributes[attrs.ERROR_TYPE] = str(status)
             span.set_status(Status(StatusCode.ERROR))
     if getattr(response, "streaming", False) is True:
-        span.set_attribute(attrs.RESPONSE_STREAMING, True)
+        attributes[attrs.RESPONSE_STREAMING] = True
 
 
 def _handling() -> RequestScope | None:
+    """Return the innermost open request scope around this context, if any."""
+    node = current_node.get()
+    if type(node) is RequestScope and not node.closed:  # the usual case, without the walk
+        return node
     scope = innermost(live_node(), RequestScope)
     return scope if isinstance(scope, RequestScope) else None
 
@@ -496,9 +524,7 @@ def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
     if scope.sampled_out:  # nothing records the route or the status
         scope.route_noted = True
     else:
-        _safely(_note_route, scope, request)
-        if response is not None:
-            _safely(_note_response, scope, response)
+        _safely(_note_outcome, scope, request, response)
     if response is not None:
         # The same if they are switched off while the server sends the body: closing the
         # response restores this context (before request_finished, which is then not ours).

@@ -186,7 +186,7 @@ def enter(scope: LifecycleScope) -> None:
         # sampled out is known now (firings beneath ask, see spans.parent_is_sampled_out).
         context = scope.otel_context = trace.set_span_in_context(span, saved_context)
         span_context = span.get_span_context()
-        scope.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+        scope.sampled_out = not span_context.trace_flags.sampled and span_context.is_valid
         otel_context.attach(context)
     scope.open_ref = weakref.ref(scope, _open.discard)
     _open.add(scope.open_ref)
