@@ -17,6 +17,8 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SUPPORT = REPO / "scripts" / "suites"
 
@@ -124,3 +126,38 @@ def test_a_differing_outcome_is_reported_against_the_baseline(tmp_path: Path) ->
     assert harness().diff(tmp_path, ["untraced", "instrument"]) == [
         "instrument\tuntraced=pass\tinstrument=error\ta.test_y"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "django_receivers"),
+    [("instrument", "attributes"), ("django-receiver-spans", "span")],
+)
+def test_a_mode_traces_with_its_own_signal_tracing_keys(
+    mode: str, django_receivers: str, tmp_path: Path
+) -> None:
+    module = harness()
+    env = module.mode_environment(module.SUITES["allauth"], module.MODES[mode], tmp_path)
+    result = run_python(
+        """
+        from signal_tracing.instrumentation import effective_config, is_instrumented
+
+        print(is_instrumented(), effective_config().django_receivers)
+        """,
+        tmp_path,
+        **{name: value for name, value in env.items() if name.startswith("SUITES_")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", django_receivers]
+
+
+def test_spans_are_compared_with_the_first_run_that_exported_any() -> None:
+    summaries = [
+        {"mode": "untraced", "seconds": 100, "cpu_seconds": 90, "spans": 0},
+        {"mode": "instrument", "seconds": 120, "cpu_seconds": 110, "spans": 1_000},
+        {"mode": "django-receiver-spans", "seconds": 150, "cpu_seconds": 130, "spans": 3_500},
+    ]
+    harness().add_ratios(summaries)
+    assert [
+        (summary.get("spans_reference"), summary.get("spans_ratio"), summary["time_ratio"])
+        for summary in summaries
+    ] == [(None, None, 1.0), ("instrument", 1.0, 1.2), ("instrument", 3.5, 1.5)]
