@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -112,8 +113,12 @@ def test_spans_of_forked_pool_workers_are_counted(tmp_path: Path) -> None:
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    totals = [json.loads(path.read_text())["total"] for path in tmp_path.glob("*.json")]
-    assert sum(totals) == 8
+    files = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
+    assert sum(data["total"] for data in files) == 8
+    assert sum((Counter(data["names"]) for data in files), Counter()) == {
+        "parent span": 1,
+        "worker span": 7,
+    }
 
 
 def test_a_differing_outcome_is_reported_against_the_baseline(tmp_path: Path) -> None:
