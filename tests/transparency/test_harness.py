@@ -155,6 +155,23 @@ def test_a_mode_traces_with_its_own_signal_tracing_keys(
     assert result.stdout.split() == ["True", django_receivers]
 
 
+def test_the_app_mode_merges_its_keys_into_the_suites_own_setting(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import app_settings
+
+        print(sorted(app_settings.SIGNAL_TRACING.items()), app_settings.INSTALLED_APPS[-1])
+        """,
+        tmp_path,
+        SUITES_BASE_SETTINGS="tests.settings",
+        SUITES_SIGNAL_TRACING='{"DJANGO_RECEIVERS": "span"}',
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "[('DJANGO_RECEIVERS', 'span'), ('ENABLED', True)] signal_tracing"
+    )
+
+
 def test_spans_are_compared_with_the_first_run_that_exported_any() -> None:
     summaries = [
         {"mode": "untraced", "seconds": 100, "cpu_seconds": 90, "spans": 0},
