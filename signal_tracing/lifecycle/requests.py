@@ -53,11 +53,10 @@ from signal_tracing.lifecycle.scopes import (
     may_start_span,
     open_scopes,
     parent_for_new_scope,
-    start_span,
 )
 from signal_tracing.naming import truncate
 from signal_tracing.nesting import Node, current_node
-from signal_tracing.state import current_config, report_tracer_failure
+from signal_tracing.state import current_config, report_tracer_failure, running
 
 #: Methods recorded as they are; any other becomes ``_OTHER`` (semantic conventions).
 KNOWN_METHODS: Final = frozenset(
@@ -344,22 +343,28 @@ class RequestStarted:
     def before(
         self, signal: Signal, sender: Any, named: dict[str, Any], method: str
     ) -> RequestScope | None:
-        _sweep_abandoned()
-        config = current_config()
-        parent = parent_for_new_scope()
+        parent = None
+        if current_node.get() is not None:  # a request left open, or one we nest in
+            _sweep_abandoned()
+            parent = parent_for_new_scope()
+        config = running.config
         method_name, attributes = _request_facts(named, config.max_attribute_length)
         span: Span | None = None
+        emitter = running.emitter
         if _excluded_path(named, config.exclude_request_paths):
             # Not traced at all (the toolbar's own requests, health checks): an unsampled
             # span is made current, so neither our firings nor other instrumentations
             # start spans of their own under it.
             span = _unsampled_span()
-        elif may_start_span(parent):
+        elif emitter is not None and (parent is None or may_start_span(parent)):
             if trace.get_current_span().get_span_context().is_valid:
-                span = start_span(method_name, attributes)
+                span = emitter.tracer.start_span(method_name, attributes=attributes)
             else:
-                span = start_span(
-                    method_name, attributes, kind=SpanKind.SERVER, context=_remote_parent(named)
+                span = emitter.tracer.start_span(
+                    method_name,
+                    context=_remote_parent(named),
+                    kind=SpanKind.SERVER,
+                    attributes=attributes,
                 )
         scope = RequestScope(method_name, span, parent)
         enter(scope)
