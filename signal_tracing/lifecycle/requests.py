@@ -450,56 +450,32 @@ def finish(scope: RequestScope, error: BaseException | None) -> None:
 
 def _note_route(scope: RequestScope, request: Any) -> None:
     """Name the span after the resolved route (set on the request even if the view failed)."""
-    _note_outcome(scope, request, None)
-
-
-def _note_outcome(scope: RequestScope, request: Any, response: Any) -> None:
-    """Name the span after the resolved route and note the response (if any) on it.
-
-    The attributes go to the SDK in one call: each call validates and locks on its own.
-    """
     scope.route_noted = True
     span = scope.span
     if span is None or not span.is_recording():  # an unsampled request: nothing to note
         return
-    attributes: dict[str, AttributeValue] = {}
-    try:
-        _route_attributes(scope, span, request, attributes)
-    except Exception:
-        report_tracer_failure("lifecycle (_note_route)")
-    if response is not None:
-        try:
-            _response_attributes(scope, span, response, attributes)
-        except Exception:
-            report_tracer_failure("lifecycle (_note_response)")
-    if attributes:
-        span.set_attributes(attributes)
-
-
-def _route_attributes(
-    scope: RequestScope, span: Span, request: Any, attributes: dict[str, AttributeValue]
-) -> None:
     route = getattr(getattr(request, "resolver_match", None), "route", None)
     if not isinstance(route, str) or not route:
         return
     route = truncate(route, current_config().max_attribute_length)
     scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
     span.update_name(scope.name)
-    attributes[attrs.HTTP_ROUTE] = route
+    span.set_attribute(attrs.HTTP_ROUTE, route)
 
 
-def _response_attributes(
-    scope: RequestScope, span: Span, response: Any, attributes: dict[str, AttributeValue]
-) -> None:
+def _note_response(scope: RequestScope, response: Any) -> None:
+    span = scope.span
+    if span is None or not span.is_recording():
+        return
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and not isinstance(status, bool):
-        attributes[attrs.HTTP_RESPONSE_STATUS_CODE] = status
+        span.set_attribute(attrs.HTTP_RESPONSE_STATUS_CODE, status)
         if status >= 500:
             if not scope.error_recorded:
-                attributes[attrs.ERROR_TYPE] = str(status)
+                span.set_attribute(attrs.ERROR_TYPE, str(status))
             span.set_status(Status(StatusCode.ERROR))
     if getattr(response, "streaming", False) is True:
-        attributes[attrs.RESPONSE_STREAMING] = True
+        span.set_attribute(attrs.RESPONSE_STREAMING, True)
 
 
 def _handling() -> RequestScope | None:
@@ -529,7 +505,9 @@ def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
     if scope.sampled_out:  # nothing records the route or the status
         scope.route_noted = True
     else:
-        _safely(_note_outcome, scope, request, response)
+        _safely(_note_route, scope, request)
+        if response is not None:
+            _safely(_note_response, scope, response)
     if response is not None:
         # The same if they are switched off while the server sends the body: closing the
         # response restores this context (before request_finished, which is then not ours).
