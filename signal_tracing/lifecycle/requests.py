@@ -12,10 +12,11 @@ A WSGI server that never closes a response leaves the span current in its thread
 (``django.request.abandoned``), and restores the context it replaced. A ``request_started`` sent
 while a request is still inside ``get_response`` (a view calling the test client) nests instead.
 
-Nothing from the query string, headers, cookies or the environ is recorded. ``traceparent`` is
-read (through the global propagator) only to continue the caller's trace, and only when no span
-is current: under opentelemetry-instrumentation-wsgi/-asgi, or a server's own span, the request
-span is an INTERNAL child of that span instead of a second root.
+Nothing from the query string, headers, cookies or the environ is recorded. The global
+propagator reads its headers (``traceparent`` by default) only to continue the caller's trace,
+only when no span is current, and only when one of the headers it names in its ``fields`` was
+sent: under opentelemetry-instrumentation-wsgi/-asgi, or a server's own span, the request span
+is an INTERNAL child of that span instead of a second root.
 """
 
 from __future__ import annotations
