@@ -134,8 +134,10 @@ def open_firing(
             node = _node_now()
             while node is not None and node.span is None:
                 node = node.parent
-            if node is None:
-                return None  # no span to count on and nothing records: Django's loop alone
+            if node is None or node.sampled_out:
+                # No span to count on (or one sampled out, which nobody reads) and nothing
+                # records: Django's loop alone.
+                return None
             counts = node.counts
             if counts is not None:
                 count = counts.get((signal_id, id(sender)))

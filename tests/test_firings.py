@@ -271,6 +271,19 @@ def test_a_counted_firing_outside_any_span_runs_as_django_runs_it(
     assert in_scope.counts is None
 
 
+def test_a_counted_firing_under_a_sampled_out_span_runs_as_django_runs_it(
+    exporter: InMemorySpanExporter, in_scope: Scope
+) -> None:
+    # An unsampled request: its span is never given the counts, so none are kept.
+    signal_tracing.instrument(policies={PATH: "count"})
+    in_scope.span = object()  # type: ignore[assignment]
+    count_the_long_way()
+    in_scope.sampled_out = True
+    assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
+    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
+    assert count == 1
+
+
 def test_a_counted_firing_without_live_receivers_is_not_counted(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
