@@ -3,8 +3,9 @@
 ``send``, ``send_robust``, ``asend`` and ``asend_robust`` are replaced on the class (so every
 instance, past and future, is covered). Each keeps Django's fast path, then follows one
 skeleton: get the live receivers, ask ``firings.open_firing()`` what the firing needs, and run
-the receivers, either with Django's own loop (nothing to record) or with the same loop
-bracketed by ``enter``/``leave``, then ``finish`` in ``finally``.
+the receivers, either with Django's own loop (nothing to record, or only a count: timed here,
+added to in ``finally``) or with the same loop bracketed by ``enter``/``leave``, then
+``finish`` in ``finally``.
 
 Transparency: the receivers are called here, in the patched method's own frame (or, for
 ``asend``, in the function ``sync_to_async`` runs, and for async receivers in the task that

@@ -1,11 +1,14 @@
 """One firing's bookkeeping: its record, its span, and the bracket around each receiver call.
 
 The patched ``send*()`` methods (``_dispatch``) call :func:`open_firing` once they have the live
-receivers. It runs the lifecycle hook of the signal, if any, asks ``routing`` what the firing
-needs, and returns what brackets the receivers: a :class:`FiringNode` (records and spans), an
-:class:`UntracedFiring` (a count, a hook's closing half), or ``None`` (nothing: Django's own
-loop). ``enter``/``leave`` bracket each receiver call and ``finish`` ends the firing. Every one
-of these returns before a receiver runs, so none adds a frame between sender and receiver.
+receivers. A firing of a counted signal (pre_init, post_init: once per row loaded) that nothing
+records gets its signal and sender's :data:`Count` on the enclosing span, found from a plan
+cached per signal, and nothing else. Any other firing goes the long way: the signal's lifecycle
+hook, if any, then ``routing`` decides what it needs, and it gets what brackets its receivers:
+a :class:`FiringNode` (records and spans), an :class:`UntracedFiring` (a count a recording
+sees too, a hook's closing half), or ``None`` (nothing: Django's own loop). ``enter``/``leave``
+bracket each receiver call and ``finish`` ends the firing. Every one of these returns before a
+receiver runs, so none adds a frame between sender and receiver.
 
 Nothing here raises into the application: a failure is logged once
 (``state.report_tracer_failure``) and the firing goes on untraced.
