@@ -377,17 +377,23 @@ def test_a_counted_signal_and_its_sender_are_not_kept_alive(
     class Sender:
         pass
 
+    def receiver(**kwargs: object) -> None:
+        pass
+
     signal = Signal()
     sender = Sender()
     signal_tracing.instrument(default_policy="count")
     in_scope.span = object()  # type: ignore[assignment]
-    signal.connect(first)
+    # A receiver that dies with the signal: on Django 5.2, connecting a function registers a
+    # weakref.finalize holding the signal's bound method, which keeps the signal alive as long
+    # as the receiver lives (untraced too).
+    signal.connect(receiver)
     for _ in range(3):  # the long way, then the short way
         signal.send(sender=sender)
     [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
     assert count == 3
     signal_ref, sender_ref = weakref.ref(signal), weakref.ref(sender)
-    del signal, sender
+    del signal, sender, receiver
     gc.collect()
     assert (signal_ref(), sender_ref()) == (None, None)
 
