@@ -28,7 +28,14 @@ from typing import Any, Final
 from asgiref.sync import async_to_sync, sync_to_async
 from django.dispatch import Signal, dispatcher
 
-from signal_tracing.firings import FiringNode, Method, UntracedFiring, open_firing, record_empty
+from signal_tracing.firings import (
+    DroppedFiring,
+    FiringNode,
+    Method,
+    UntracedFiring,
+    open_firing,
+    record_empty,
+)
 from signal_tracing.state import running
 
 NO_RECEIVERS: Final = dispatcher.NO_RECEIVERS
@@ -49,7 +56,7 @@ ASEND_ROBUST: Final = Method("asend_robust", False, SHARED_ASYNC_CONTEXT)
 METHODS: Final = ("send", "send_robust", "asend", "asend_robust")
 
 #: What ``open_firing`` returned for one firing.
-Opened = FiringNode | UntracedFiring | None
+Opened = FiringNode | UntracedFiring | DroppedFiring | None
 
 
 # --------------------------------------------------------------------------------------------

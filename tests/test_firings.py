@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db.models.signals import post_init
 from django.dispatch import Signal
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -382,7 +383,7 @@ def test_a_failure_while_finishing_is_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     firing = traced([first, second])
-    monkeypatch.setattr(firing, "record", None)
+    monkeypatch.setattr(firing, "counts", {"not": "a count"})
     with caplog.at_level(logging.WARNING, logger="signal_tracing"):
         firing.finish(None)
     assert "failed in finishing a firing" in caplog.records[0].getMessage()
@@ -418,18 +419,27 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     signal_tracing.instrument(tracer_provider=provider)
     nested = Signal()
     routes: list[Any] = []
+    nodes: list[Any] = []
 
     def sends_nested(sender: Any, **kwargs: Any) -> None:
+        nodes.append(current_node.get())
         routes.append(firings.route(nested, "inside"))
 
     order_placed.connect(sends_nested)
+    context_before = otel_context.get_current()
     try:
         firing = open_firing(order_placed, "shop", {"size": 1}, SEND, [sends_nested], [])
-        assert isinstance(firing, UntracedFiring)  # nothing built: no record, no node
+        assert isinstance(firing, firings.DroppedFiring)  # no record, no span of ours
         sends_nested(None)
+        # Count-policy firings under it have nowhere to go: plain.
+        routes.append(firings.route(post_init, "inside"))
         firing.finish(None)
     finally:
         order_placed.disconnect(sends_nested)
-    assert [route.action for route in routes] == [Action.PLAIN]  # the dropped span is current
+    assert [route.action for route in routes] == [Action.PLAIN, Action.PLAIN]
+    # The nested firing read "sampled out" from the dropped firing's node.
+    assert nodes == [firing]
+    assert firing.sampled_out is True
     assert exporter.get_finished_spans() == ()
     assert current_node.get() is None
+    assert otel_context.get_current() is context_before
