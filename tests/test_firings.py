@@ -246,6 +246,21 @@ def test_a_failure_while_counting_is_reported(caplog: pytest.LogCaptureFixture) 
     assert "failed in counting" in caplog.records[0].getMessage()
 
 
+def test_a_firing_has_a_record_only_when_something_reads_records(
+    exporter: InMemorySpanExporter,
+) -> None:
+    firing = traced([first])
+    firing.finish(None)
+    assert firing.record is None
+    assert [span.name for span in exporter.get_finished_spans()] == [
+        "order_placed tests.test_firings.first"
+    ]
+    with recording() as recorded:
+        firing = traced([first])
+        firing.finish(None)
+    assert recorded.dispatches == [firing.record]
+
+
 # --- the brackets -----------------------------------------------------------------------------
 
 
