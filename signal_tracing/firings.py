@@ -26,7 +26,7 @@ from opentelemetry.trace import Span
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
-from signal_tracing.nesting import Node, Scope, current_node, depth_and_reentrancy
+from signal_tracing.nesting import Budget, Node, Scope, current_node
 from signal_tracing.origins import SendSite, send_site
 from signal_tracing.recording import Recording, active_recordings
 from signal_tracing.records import DispatchRecord, Outcome, ReceiverCall, SentObjects
@@ -501,7 +501,8 @@ class FiringNode(Node):
         except Exception:
             report_tracer_failure("finishing a firing")
         finally:
-            _reset_tokens(self)
+            if self.otel_token is not None or self.node_token is not None:
+                _reset_tokens(self)
             if self.hook is not None:
                 _hook_after(self.hook, self.hook_state, error)
 
@@ -597,9 +598,12 @@ def start_firing(
     recording (the panel, a test capture) or receiver coverage.
     """
     try:
-        plan = firing_plan(
-            decided, method.name, method.merges_single_receiver, sync_receivers, async_receivers
-        )
+        entry = decided.sender
+        plan = entry.plans.get(method.name) if entry is not None else None
+        if plan is None or not plan.fits(sync_receivers, async_receivers):
+            plan = firing_plan(
+                decided, method.name, method.merges_single_receiver, sync_receivers, async_receivers
+            )
         config = plan.config
         recordings = active_recordings.get()
         # Receiver coverage counts every call in enter(): no shortcut below may skip it.
@@ -630,7 +634,16 @@ def start_firing(
             if not span.is_recording():
                 return DroppedFiring(span)
         key = (id(signal), id(sender))
-        depth, reentrant = depth_and_reentrancy(parent, key)
+        # nesting.depth_and_reentrancy, inline: only firing nodes have a key.
+        depth = 0
+        reentrant = False
+        node = parent
+        while node is not None:
+            if type(node) is FiringNode:
+                depth += 1
+                if node.key == key:
+                    reentrant = True
+            node = node.parent
         firing = FiringNode(parent, key, plan, emitter)
         firing.recordings = recordings
         firing.record_messages = config.record_exception_messages
@@ -641,8 +654,9 @@ def start_firing(
             # Read only for a firing someone looks at: one its sampler kept (or may keep), or
             # one a recording holds.
             site = firing.send_site = send_site(signal)
-            atomic = in_atomic_block(signal, named)
-            if spans_possible and not plan.only_django_receivers:
+            if plan.signal.writes_rows:
+                atomic = in_atomic_block(signal, named)
+            if spans_possible and not plan.only_django_receivers and config.storm_threshold:
                 firing.storm_table = storm_table(parent, config.storm_threshold)
         record = None
         kwargs = None
@@ -662,7 +676,9 @@ def start_firing(
                 _span_attributes(plan, depth, reentrant, named, kwargs, site, atomic)
             )
             firing.span = span
-        elif spans_possible and firing.take_span_slot(config.max_spans_per_trace):
+        elif spans_possible and (
+            not isinstance(root := firing.root, Budget) or root.take(config.max_spans_per_trace)
+        ):
             firing.merged = plan.merged
             assert emitter is not None  # spans_possible
             span = firing.span = emitter.start(

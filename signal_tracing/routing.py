@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 from django.dispatch import Signal
+from opentelemetry import context as otel_context
 
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts
@@ -36,6 +37,7 @@ from signal_tracing.nesting import current_node
 from signal_tracing.recording import active_recordings
 from signal_tracing.records import Policy
 from signal_tracing.state import report_tracer_failure, running
+from signal_tracing.transactions import TRANSACTION_SIGNALS
 
 #: Signals created on the fly (one per object, say) must not grow the caches forever.
 MAX_SIGNALS: Final = 4096
@@ -68,6 +70,7 @@ class SignalFacts:
         "policy",
         "ref",
         "senders",
+        "writes_rows",
     )
 
     def __init__(self, signal: Signal, config: Config) -> None:
@@ -77,6 +80,8 @@ class SignalFacts:
         #: What records this signal's keyword arguments (built-in ones by identity).
         self.kwargs = kwargs_extractors(signal, config.record_kwargs)
         self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
+        #: A model signal naming the database it wrote to (``transactions``).
+        self.writes_rows = id(signal) in TRANSACTION_SIGNALS
         #: id(sender) -> what is known about that sender (senders that can be weakly
         #: referenced); ``sender=None``, the commonest literal, has an entry of its own.
         self.senders: BoundedCache[int, SenderFacts] = BoundedCache(MAX_SENDERS_PER_SIGNAL)
@@ -100,6 +105,8 @@ class Route(NamedTuple):
 
 
 PLAIN_ROUTE: Final = Route(Action.PLAIN, None, "", False)
+_SPAN: Final = Policy.SPAN
+_OFF: Final = Policy.OFF
 
 
 class SenderFacts:
@@ -161,6 +168,7 @@ class FiringPlan:
         "merged",
         "method_name",
         "only_django_receivers",
+        "only_ref",
         "receiver_attributes",
         "refs",
         "riding",
@@ -194,6 +202,7 @@ class FiringPlan:
         #: for a bound method (a new object at every firing) and what cannot be referenced
         #: weakly: those are compared by their facts.
         self.refs = tuple(_weak_or_none(receiver) for receiver in receivers)
+        self.only_ref = self.refs[0] if len(self.refs) == 1 and self.sync_count == 1 else None
         visible = riding = 0
         for fact in self.facts:
             if not fact.excluded:
@@ -246,7 +255,12 @@ class FiringPlan:
 
     def fits(self, sync_receivers: Sequence[Any], async_receivers: Sequence[Any]) -> bool:
         """Whether a firing with these receivers has this plan's shape (same config)."""
-        if self.config is not running.config or len(sync_receivers) != self.sync_count:
+        if self.config is not running.config:
+            return False
+        only = self.only_ref
+        if only is not None:  # the commonest shape: one function
+            return len(sync_receivers) == 1 and not async_receivers and only() is sync_receivers[0]
+        if len(sync_receivers) != self.sync_count:
             return False
         refs = self.refs
         if len(async_receivers) + self.sync_count != len(refs):
@@ -387,7 +401,11 @@ def receiver_facts(receiver: Any) -> ReceiverFacts:
 def route(signal: Signal, sender: Any) -> Route:
     """Decide what a firing that has receivers needs; never raises."""
     try:
-        facts = signal_facts(signal)
+        # The common case inline (signal_facts, _sender_entry, parent_is_sampled_out): this
+        # runs for every firing that has receivers.
+        facts = _signals.get(id(signal))
+        if facts is None or facts.ref() is not signal:
+            facts = signal_facts(signal)
         recordings = active_recordings.get()
         emitter = running.emitter
         if running.captures and (
@@ -404,14 +422,14 @@ def route(signal: Signal, sender: Any) -> Route:
             )
             return entry.traced_routes[spans_wanted]
         policy = facts.policy
-        if policy is Policy.OFF:
-            return PLAIN_ROUTE
-        if policy is Policy.COUNT:
-            # Counts land on an enclosing node of ours that has a span (which implies it is
-            # sampled) or in a recording: with neither, there is nothing to do. This is the
-            # per-row path of every queryset, so it avoids even the sampling check. Nor has
-            # a sampled-out node without a span or a parent (a root firing its sampler dropped:
-            # firings.DroppedFiring).
+        if policy is not _SPAN:
+            if policy is _OFF:
+                return PLAIN_ROUTE
+            # COUNT. Counts land on an enclosing node of ours that has a span (which implies
+            # it is sampled) or in a recording: with neither, there is nothing to do. This is
+            # the per-row path of every queryset, so it avoids even the sampling check. Nor
+            # has a sampled-out node without a span or a parent (a root firing its sampler
+            # dropped: firings.DroppedFiring).
             if not recordings:
                 node = current_node.get()
                 if node is None or (
@@ -420,10 +438,25 @@ def route(signal: Signal, sender: Any) -> Route:
                     return PLAIN_ROUTE
             return facts.count_route
         # Sampled out and nothing records: decided before the sender is even looked at.
-        spans_wanted = emitter is not None and not emitter.parent_is_sampled_out(current_node.get())
+        if emitter is None:
+            spans_wanted = False
+        else:
+            node = current_node.get()
+            if (
+                node is not None
+                and node.sampled_out is not None
+                and node.otel_context is otel_context.get_current()
+            ):
+                spans_wanted = not node.sampled_out  # as parent_is_sampled_out would answer
+            else:
+                spans_wanted = not emitter.parent_is_sampled_out(node)
         if not recordings and not spans_wanted:
             return PLAIN_ROUTE
-        entry = _sender_entry(facts, sender)
+        cached = facts.senders.get(id(sender))
+        if cached is not None and cached.ref is not None and cached.ref() is sender:
+            entry = cached
+        else:
+            entry = _sender_entry(facts, sender)
         if entry.excluded:
             return PLAIN_ROUTE
         return entry.traced_routes[spans_wanted]

@@ -194,7 +194,7 @@ def test_a_firing_that_cannot_start_runs_untraced(
     def broken(*args: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(firings, "depth_and_reentrancy", broken)
+    monkeypatch.setattr(firings, "send_site", broken)
     with caplog.at_level(logging.WARNING, logger="signal_tracing"):
         assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
         acquire_capture()
