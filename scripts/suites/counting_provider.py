@@ -2,8 +2,9 @@
 
 Spans are really built, batched and exported (``BatchSpanProcessor``), so a run pays what an
 application exporting its traces pays, minus the network. Each process writes its running
-totals to ``$SUITES_SPANS_DIR/<pid>.json`` after every batch and when it exits (including
-``--parallel`` workers, which leave through multiprocessing's finalizers, not ``atexit``).
+totals (all spans, by kind, by name) to ``$SUITES_SPANS_DIR/<pid>.json`` after every batch and
+when it exits (including ``--parallel`` workers, which leave through multiprocessing's
+finalizers, not ``atexit``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class CountingExporter(SpanExporter):
         self.lock = threading.Lock()
         self.total = 0
         self.kinds: Counter[str] = Counter()
+        self.names: Counter[str] = Counter()
         self.errors = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -58,6 +60,7 @@ class CountingExporter(SpanExporter):
             self.total += len(spans)
             for span in spans:
                 self.kinds[_kind(span)] += 1
+                self.names[span.name] += 1
                 if not span.status.is_ok:
                     self.errors += 1
             self.write()
@@ -68,7 +71,12 @@ class CountingExporter(SpanExporter):
         if not directory:
             return
         path = os.path.join(directory, f"{os.getpid()}.json")
-        data = {"total": self.total, "error_status": self.errors, "kinds": dict(self.kinds)}
+        data = {
+            "total": self.total,
+            "error_status": self.errors,
+            "kinds": dict(self.kinds),
+            "names": dict(self.names),
+        }
         with open(path + ".tmp", "w", encoding="utf-8") as file:
             json.dump(data, file)
         os.replace(path + ".tmp", path)

@@ -7,13 +7,15 @@ Two jobs, each switched on by an environment variable the runner sets:
   process's result object, so recording there too would count them twice). Recorded the same
   way in traced and untraced runs, so the two files can be diffed.
 - ``SUITES_TRACE=instrument``: call ``signal_tracing.instrument()`` with a real SDK provider
-  (``counting_provider``) before anything else runs, as ``opentelemetry-instrument`` would.
+  (``counting_provider``) before anything else runs, as ``opentelemetry-instrument`` would, and
+  with the ``SIGNAL_TRACING`` keys in ``SUITES_SIGNAL_TRACING`` (JSON) as its options.
 - ``SUITES_TRACE=global``: only make the counting provider the global one (``app`` mode:
   ``"signal_tracing"`` in ``INSTALLED_APPS`` instruments with it from ``ready()``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 
@@ -87,7 +89,11 @@ if os.environ.get("SUITES_TRACE") == "instrument":
 
     import signal_tracing
 
-    signal_tracing.instrument(tracer_provider=counting_provider.provider())
+    _setting = json.loads(os.environ.get("SUITES_SIGNAL_TRACING", "{}"))
+    signal_tracing.instrument(
+        tracer_provider=counting_provider.provider(),
+        **{key.lower(): value for key, value in _setting.items()},
+    )
     _reinstrument_after_first_setup()
 elif os.environ.get("SUITES_TRACE") == "global":
     import counting_provider

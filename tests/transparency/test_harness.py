@@ -14,8 +14,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SUPPORT = REPO / "scripts" / "suites"
@@ -110,8 +113,12 @@ def test_spans_of_forked_pool_workers_are_counted(tmp_path: Path) -> None:
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    totals = [json.loads(path.read_text())["total"] for path in tmp_path.glob("*.json")]
-    assert sum(totals) == 8
+    files = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
+    assert sum(data["total"] for data in files) == 8
+    assert sum((Counter(data["names"]) for data in files), Counter()) == {
+        "parent span": 1,
+        "worker span": 7,
+    }
 
 
 def test_a_differing_outcome_is_reported_against_the_baseline(tmp_path: Path) -> None:
@@ -124,3 +131,55 @@ def test_a_differing_outcome_is_reported_against_the_baseline(tmp_path: Path) ->
     assert harness().diff(tmp_path, ["untraced", "instrument"]) == [
         "instrument\tuntraced=pass\tinstrument=error\ta.test_y"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "django_receivers"),
+    [("instrument", "attributes"), ("django-receiver-spans", "span")],
+)
+def test_a_mode_traces_with_its_own_signal_tracing_keys(
+    mode: str, django_receivers: str, tmp_path: Path
+) -> None:
+    module = harness()
+    env = module.mode_environment(module.SUITES["allauth"], module.MODES[mode], tmp_path)
+    result = run_python(
+        """
+        from signal_tracing.instrumentation import effective_config, is_instrumented
+
+        print(is_instrumented(), effective_config().django_receivers)
+        """,
+        tmp_path,
+        **{name: value for name, value in env.items() if name.startswith("SUITES_")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", django_receivers]
+
+
+def test_the_app_mode_merges_its_keys_into_the_suites_own_setting(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import app_settings
+
+        print(sorted(app_settings.SIGNAL_TRACING.items()), app_settings.INSTALLED_APPS[-1])
+        """,
+        tmp_path,
+        SUITES_BASE_SETTINGS="tests.settings",
+        SUITES_SIGNAL_TRACING='{"DJANGO_RECEIVERS": "span"}',
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "[('DJANGO_RECEIVERS', 'span'), ('ENABLED', True)] signal_tracing"
+    )
+
+
+def test_spans_are_compared_with_the_first_run_that_exported_any() -> None:
+    summaries = [
+        {"mode": "untraced", "seconds": 100, "cpu_seconds": 90, "spans": 0},
+        {"mode": "instrument", "seconds": 120, "cpu_seconds": 110, "spans": 1_000},
+        {"mode": "django-receiver-spans", "seconds": 150, "cpu_seconds": 130, "spans": 3_500},
+    ]
+    harness().add_ratios(summaries)
+    assert [
+        (summary.get("spans_reference"), summary.get("spans_ratio"), summary["time_ratio"])
+        for summary in summaries
+    ] == [(None, None, 1.0), ("instrument", 1.0, 1.2), ("instrument", 3.5, 1.5)]
