@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from django.dispatch import Signal
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from signal_tracing import attributes as attrs
@@ -501,8 +503,18 @@ class FiringNode(Node):
         except Exception:
             report_tracer_failure("finishing a firing")
         finally:
-            if self.otel_token is not None or self.node_token is not None:
-                _reset_tokens(self)
+            # _reset_tokens(self), inline.
+            token = self.otel_token
+            if token is not None:
+                self.otel_token = None
+                otel_context.detach(token)  # logs its own failure (opentelemetry.context)
+            token = self.node_token
+            if token is not None:
+                self.node_token = None
+                try:
+                    current_node.reset(token)
+                except Exception:
+                    report_tracer_failure("restoring the current firing")
             if self.hook is not None:
                 _hook_after(self.hook, self.hook_state, error)
 
@@ -657,7 +669,15 @@ def start_firing(
             if plan.signal.writes_rows:
                 atomic = in_atomic_block(signal, named)
             if spans_possible and not plan.only_django_receivers and config.storm_threshold:
-                firing.storm_table = storm_table(parent, config.storm_threshold)
+                # storm_table(), inline: the innermost scope, if it has a span.
+                scope = parent
+                while scope is not None and not isinstance(scope, Scope):
+                    scope = scope.parent
+                if scope is not None and scope.span is not None:
+                    table = scope.storms
+                    if table is None:
+                        table = scope.storms = StormTable(config.storm_threshold)
+                    firing.storm_table = table
         record = None
         kwargs = None
         if recordings or counting:
@@ -701,7 +721,9 @@ def start_firing(
             # itself never needs to be.
             firing.node_token = current_node.set(firing)
             if span is not None:
-                firing.otel_token = spans.attach(span, firing)
+                # spans.attach, inline (once per traced firing).
+                context = firing.otel_context = trace.set_span_in_context(span)
+                firing.otel_token = otel_context.attach(context)
         if recordings and record is not None:
             # A recording full to its max_firings only counts the firing: then nothing may
             # hold on to the record (no parent link, no receiver-call records).
@@ -744,20 +766,6 @@ def _new_record(
         # Sent from concurrent async receivers: nested in the firing, not in one call.
         record.parent_dispatch = parent.record
     return record
-
-
-def storm_table(node: Node | None, threshold: int) -> StormTable | None:
-    """The table counting storms of the innermost request, command or test around ``node``:
-    none unless that scope has a span (its storms are reported on it) and ``threshold``
-    is not 0."""
-    while node is not None and not isinstance(node, Scope):
-        node = node.parent
-    if node is None or node.span is None or not threshold:
-        return None
-    table = node.storms
-    if table is None:
-        table = node.storms = StormTable(threshold)
-    return table
 
 
 def _span_attributes(
