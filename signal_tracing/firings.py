@@ -565,14 +565,15 @@ def _reset_tokens(node: CallNode | FiringNode | DroppedFiring) -> None:
         node.node_token = None
 
 
-class DroppedFiring(Node):
+class DroppedFiring(Budget):
     """A root firing its sampler dropped: nothing is recorded, and no span of its own.
 
     The dropped span stays current while the receivers run, so that what they send (through
     us or another instrumentation) knows at once that the trace is dropped, and this node is
     current with it: our firings read "sampled out" from the node instead of asking
     OpenTelemetry. It has no parent and no span, so count-policy firings under it have
-    nowhere to go either (``routing.route``).
+    nowhere to go either (``routing.route``). A root, it holds the span budget of what opens
+    beneath it (a management command called from a receiver), as a scope would.
     """
 
     __slots__ = ("hook", "hook_state", "node_token", "otel_token")

@@ -439,6 +439,9 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     def sends_nested(sender: Any, **kwargs: Any) -> None:
         nodes.append(current_node.get())
         routes.append(firings.route(nested, "inside"))
+        # A scope opened beneath it (a command called from a receiver) has a span budget.
+        scope = Scope("command", "manage.py inside", None, parent=current_node.get())
+        assert [scope.take_span_slot(1), scope.take_span_slot(1)] == [True, False]
 
     order_placed.connect(sends_nested)
     context_before = otel_context.get_current()
