@@ -551,7 +551,7 @@ def _failure_outcome(error: BaseException) -> Outcome:
     return Outcome.CANCELLED if isinstance(error, asyncio.CancelledError) else Outcome.RAISED
 
 
-def _reset_tokens(node: CallNode | FiringNode | DroppedFiring) -> None:
+def _reset_tokens(node: CallNode | FiringNode) -> None:
     # Tokens are reset in the context that set them; a ValueError means the context changed
     # under us (a receiver switched contexts), and the value is then left as Django left it.
     if node.otel_token is not None:
@@ -583,12 +583,18 @@ class DroppedFiring(Budget):
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
         self.node_token: Any = current_node.set(self)
-        self.otel_token: Any = spans.attach(span, self)
-        context = span.get_span_context()
-        self.sampled_out = context.is_valid and not context.trace_flags.sampled
+        # spans.attach, inline; the answer it would leave to be worked out, known now.
+        context = self.otel_context = trace.set_span_in_context(span)
+        self.otel_token: Any = otel_context.attach(context)
+        span_context = span.get_span_context()
+        self.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
 
     def finish(self, error: BaseException | None) -> None:
-        _reset_tokens(self)
+        otel_context.detach(self.otel_token)  # logs its own failure (opentelemetry.context)
+        try:
+            current_node.reset(self.node_token)
+        except Exception:
+            report_tracer_failure("restoring the current firing")
         if self.hook is not None:
             _hook_after(self.hook, self.hook_state, error)
 
