@@ -23,7 +23,7 @@ from typing import Any, Final, NamedTuple, Protocol
 from django.dispatch import Signal
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanKind
 
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts, spans
@@ -48,6 +48,7 @@ from signal_tracing.storms import StormTable
 from signal_tracing.transactions import in_atomic_block
 
 now: Final = time.perf_counter_ns
+_INTERNAL: Final = SpanKind.INTERNAL
 
 
 class Method(NamedTuple):
@@ -649,7 +650,9 @@ def start_firing(
             # more than the span its sampler dropped. The sampler sees the span's name and
             # the signal's name and path; the other attributes are set once it records.
             assert emitter is not None  # spans_possible
-            span = emitter.start(plan.span_name, plan.signal.attributes)
+            span = emitter.tracer.start_span(
+                plan.span_name, None, _INTERNAL, plan.signal.attributes
+            )
             if not span.is_recording():
                 return DroppedFiring(span)
         key = (id(signal), id(sender))
@@ -708,8 +711,12 @@ def start_firing(
         ):
             firing.merged = plan.merged
             assert emitter is not None  # spans_possible
-            span = firing.span = emitter.start(
+            # SpanEmitter.start, inline: under the current span (the request's, or the
+            # call's that sent it).
+            span = firing.span = emitter.tracer.start_span(
                 plan.span_name,
+                None,
+                _INTERNAL,
                 _span_attributes(plan, depth, reentrant, named, kwargs, site, atomic),
             )
             if record is not None and recordings:
