@@ -700,29 +700,50 @@ def start_firing(
             record.send_site = site
             record.in_atomic_block = atomic
             record.only_django_receivers = plan.only_django_receivers
-        if span is not None:
-            firing.merged = plan.merged
-            span.set_attributes(
-                _span_attributes(plan, depth, reentrant, named, kwargs, site, atomic)
+        early = span is not None
+        if early or (
+            spans_possible
+            and (
+                not isinstance(root := firing.root, Budget) or root.take(config.max_spans_per_trace)
             )
-            firing.span = span
-        elif spans_possible and (
-            not isinstance(root := firing.root, Budget) or root.take(config.max_spans_per_trace)
         ):
             firing.merged = plan.merged
-            assert emitter is not None  # spans_possible
-            # SpanEmitter.start, inline: under the current span (the request's, or the
-            # call's that sent it).
-            span = firing.span = emitter.tracer.start_span(
-                plan.span_name,
-                None,
-                _INTERNAL,
-                _span_attributes(plan, depth, reentrant, named, kwargs, site, atomic),
-            )
-            if record is not None and recordings:
-                span_ids = spans.ids(span)
-                if span_ids is not None:
-                    record.trace_id, record.span_id = span_ids
+            # The span's attributes: the plan's, and what this firing adds.
+            attributes = plan.head_attributes.copy()
+            attributes[attrs.SIGNAL_DEPTH] = depth
+            if reentrant:
+                attributes[attrs.SIGNAL_REENTRANT] = True
+            if plan.django_attributes is not None:
+                attributes.update(plan.django_attributes)
+            if kwargs is not None:
+                attributes.update(kwargs)
+            elif named:  # straight into the span's attributes: no record holds them
+                limit = config.max_attribute_length
+                for extract in plan.signal.kwargs:
+                    extract(named, limit, attributes)
+            if site is not None:
+                shown = config.send_site_attributes
+                if shown == "compact":
+                    attributes.update(site.compact_attributes)
+                elif shown == "full":
+                    attributes.update(site.full_attributes)
+            if atomic is not None:
+                attributes[attrs.IN_ATOMIC_BLOCK] = atomic
+            if plan.receiver_attributes is not None:
+                attributes.update(plan.receiver_attributes)
+            if early:
+                assert span is not None
+                span.set_attributes(attributes)
+            else:
+                assert emitter is not None  # spans_possible
+                # SpanEmitter.start, inline: under the current span (the request's, or the
+                # call's that sent it).
+                span = emitter.tracer.start_span(plan.span_name, None, _INTERNAL, attributes)
+                if record is not None and recordings:
+                    span_ids = spans.ids(span)
+                    if span_ids is not None:
+                        record.trace_id, record.span_id = span_ids
+            firing.span = span
         firing.calls_untracked = (
             span is not None and not recordings and not counting and plan.calls_untracked
         )
@@ -780,45 +801,6 @@ def _new_record(
         # Sent from concurrent async receivers: nested in the firing, not in one call.
         record.parent_dispatch = parent.record
     return record
-
-
-def _span_attributes(
-    plan: FiringPlan,
-    depth: int,
-    reentrant: bool,
-    named: dict[str, Any],
-    kwargs: dict[str, Any] | None,
-    site: SendSite | None,
-    atomic: bool | None,
-) -> dict[str, Any]:
-    """The firing span's attributes: the plan's, and what this firing adds.
-
-    ``kwargs``: the firing's keyword-argument attributes, when its record holds them already;
-    otherwise they are read from ``named`` straight into the span's attributes.
-    """
-    attributes = plan.head_attributes.copy()
-    attributes[attrs.SIGNAL_DEPTH] = depth
-    if reentrant:
-        attributes[attrs.SIGNAL_REENTRANT] = True
-    if plan.django_attributes is not None:
-        attributes.update(plan.django_attributes)
-    if kwargs is not None:
-        attributes.update(kwargs)
-    elif named:
-        limit = plan.config.max_attribute_length
-        for extract in plan.signal.kwargs:
-            extract(named, limit, attributes)
-    if site is not None:
-        shown = plan.config.send_site_attributes
-        if shown == "compact":
-            attributes.update(site.compact_attributes)
-        elif shown == "full":
-            attributes.update(site.full_attributes)
-    if atomic is not None:
-        attributes[attrs.IN_ATOMIC_BLOCK] = atomic
-    if plan.receiver_attributes is not None:
-        attributes.update(plan.receiver_attributes)
-    return attributes
 
 
 def record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: Method) -> None:
