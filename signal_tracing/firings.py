@@ -620,7 +620,18 @@ def start_firing(
     try:
         entry = decided.sender
         plan = entry.plans.get(method.name) if entry is not None else None
-        if plan is None or not plan.fits(sync_receivers, async_receivers):
+        if plan is not None and (only := plan.only_ref) is not None:
+            # The commonest shape, one function, checked inline (as FiringPlan.fits does).
+            if not (
+                plan.config is running.config
+                and len(sync_receivers) == 1
+                and not async_receivers
+                and only() is sync_receivers[0]
+            ):
+                plan = None
+        elif plan is not None and not plan.fits(sync_receivers, async_receivers):
+            plan = None
+        if plan is None:
             plan = firing_plan(
                 decided, method.name, method.merges_single_receiver, sync_receivers, async_receivers
             )

@@ -452,11 +452,14 @@ def route(signal: Signal, sender: Any) -> Route:
                 spans_wanted = not emitter.parent_is_sampled_out(node)
         if not recordings and not spans_wanted:
             return PLAIN_ROUTE
-        cached = facts.senders.get(id(sender))
-        if cached is not None and cached.ref is not None and cached.ref() is sender:
-            entry = cached
+        if sender is None and facts.none_sender is not None:
+            entry = facts.none_sender
         else:
-            entry = _sender_entry(facts, sender)
+            cached = facts.senders.get(id(sender))
+            if cached is not None and cached.ref is not None and cached.ref() is sender:
+                entry = cached
+            else:
+                entry = _sender_entry(facts, sender)
         if entry.excluded:
             return PLAIN_ROUTE
         return entry.traced_routes[spans_wanted]
