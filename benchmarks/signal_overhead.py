@@ -400,6 +400,7 @@ def measure_one(workload_index: int, variant_name: str, scale: float) -> None:
         try:
             for _ in range(3):
                 workload.run()
+            gc.collect()  # the measured loop starts from a collected heap in every variant
             with measured_parent(workload, variant):
                 functools.reduce(_step, itertools.repeat(workload.run, workload.number), None)
         finally:

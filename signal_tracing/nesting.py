@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Node:
     """A running scope, firing or receiver call."""
 
-    __slots__ = ("counts", "otel_context", "parent", "root", "sampled_out", "span")
+    __slots__ = ("_root", "counts", "otel_context", "parent", "sampled_out", "span")
 
     def __init__(self, parent: Node | None, span: Span | None) -> None:
         self.parent = parent
@@ -32,15 +32,25 @@ class Node:
         #: the current one, a firing learns whether it may start spans from these two.
         self.otel_context: object | None = None
         self.sampled_out: bool | None = None
-        self.root: Node = parent.root if parent is not None else self
+        # None for the outermost node: a reference to itself would make every request's
+        # root a reference cycle, left for the garbage collector to find.
+        self._root: Node | None = parent.root if parent is not None else None
         #: Count-policy firings under this node: (id(signal), id(sender)) ->
         #: [firings, total ns, signal name, sender label or None if the sender is excluded].
         #: Keyed by ids so that the per-row path does no naming; names are taken once.
         self.counts: dict[tuple[int, int], list[Any]] | None = None
 
+    @property
+    def root(self) -> Node:
+        """The outermost node of this chain (this node, when it is the outermost)."""
+        root = self._root
+        return self if root is None else root
+
     # The span budget lives on the root node, when it is a Budget; without one, no limit.
     def take_span_slot(self, limit: int) -> bool:
-        root = self.root
+        root = self._root
+        if root is None:
+            root = self
         if isinstance(root, Budget):
             return root.take(limit)
         return True
@@ -79,11 +89,10 @@ class Scope(Budget):
         super().__init__(parent, span)
         self.kind = kind
         self.name = name
-        #: The firings beneath it, counted per send site (signal_tracing.storms).
+        #: The firings beneath it, counted per send site (signal_tracing.storms). A scope
+        #: nested in another (a command called from a test) shares that one's root, and so
+        #: its span budget.
         self.storms: StormTable | None = None
-        if parent is not None:
-            # A scope nested in another (a command called from a test) shares its budget.
-            self.root = parent.root
 
 
 current_node: Final[contextvars.ContextVar[Node | None]] = contextvars.ContextVar(

@@ -12,10 +12,11 @@ A WSGI server that never closes a response leaves the span current in its thread
 (``django.request.abandoned``), and restores the context it replaced. A ``request_started`` sent
 while a request is still inside ``get_response`` (a view calling the test client) nests instead.
 
-Nothing from the query string, headers, cookies or the environ is recorded. ``traceparent`` is
-read (through the global propagator) only to continue the caller's trace, and only when no span
-is current: under opentelemetry-instrumentation-wsgi/-asgi, or a server's own span, the request
-span is an INTERNAL child of that span instead of a second root.
+Nothing from the query string, headers, cookies or the environ is recorded. The global
+propagator reads its headers (``traceparent`` by default) only to continue the caller's trace,
+only when no span is current, and only when one of the headers it names in its ``fields`` was
+sent: under opentelemetry-instrumentation-wsgi/-asgi, or a server's own span, the request span
+is an INTERNAL child of that span instead of a second root.
 """
 
 from __future__ import annotations
@@ -28,18 +29,19 @@ import re
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.dispatch import Signal
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.propagators.textmap import Getter
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from signal_tracing import attributes as attrs
 from signal_tracing import spans
+from signal_tracing.caches import BoundedCache
 from signal_tracing.firings import set_hook
 from signal_tracing.lifecycle import patches
 from signal_tracing.lifecycle.scopes import (
@@ -52,11 +54,10 @@ from signal_tracing.lifecycle.scopes import (
     may_start_span,
     open_scopes,
     parent_for_new_scope,
-    start_span,
 )
 from signal_tracing.naming import truncate
 from signal_tracing.nesting import Node, current_node
-from signal_tracing.state import current_config, report_tracer_failure
+from signal_tracing.state import current_config, report_tracer_failure, running
 
 #: Methods recorded as they are; any other becomes ``_OTHER`` (semantic conventions).
 KNOWN_METHODS: Final = frozenset(
@@ -85,7 +86,7 @@ class _EnvironGetter(Getter[Mapping[str, Any]]):
 
 
 class _ScopeGetter(Getter[Mapping[str, Any]]):
-    def _headers(self, carrier: Mapping[str, Any]) -> Iterable[tuple[bytes, bytes]]:
+    def headers(self, carrier: Mapping[str, Any]) -> Iterable[tuple[bytes, bytes]]:
         headers = carrier.get("headers")
         if not isinstance(headers, (list, tuple)):
             return ()
@@ -102,17 +103,21 @@ class _ScopeGetter(Getter[Mapping[str, Any]]):
         wanted = key.lower().encode("latin-1")
         values = [
             value.decode("latin-1")
-            for name, value in self._headers(carrier)
+            for name, value in self.headers(carrier)
             if name.lower() == wanted
         ]
         return values or None
 
     def keys(self, carrier: Mapping[str, Any]) -> list[str]:
-        return [name.decode("latin-1").lower() for name, _value in self._headers(carrier)]
+        return [name.decode("latin-1").lower() for name, _value in self.headers(carrier)]
 
 
 _ENVIRON_GETTER: Final = _EnvironGetter()
 _SCOPE_GETTER: Final = _ScopeGetter()
+
+
+#: The span name's method part, and the request's attributes known at its start.
+RequestFacts = tuple[str, dict[str, AttributeValue]]
 
 
 def _method_attributes(raw: object, limit: int) -> tuple[str, dict[str, AttributeValue]]:
@@ -133,18 +138,45 @@ def _port(value: object) -> int | None:
     return None
 
 
+#: A server's requests share a few (method, scheme, server, port, protocol) values: their
+#: facts are worked out once. Bounded: the method is the client's to choose.
+_environ_facts_cache: Final[BoundedCache[tuple[str, ...], RequestFacts]] = BoundedCache(64)
+
+
 def _environ_facts(environ: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
-    name, attributes = _method_attributes(environ.get("REQUEST_METHOD"), limit)
+    method = environ.get("REQUEST_METHOD")
     scheme = environ.get("wsgi.url_scheme")
+    server_name = environ.get("SERVER_NAME")
+    port = environ.get("SERVER_PORT")
+    protocol = environ.get("SERVER_PROTOCOL")
+    if not (
+        type(method) is str
+        and type(scheme) is str
+        and type(server_name) is str
+        and type(port) is str
+        and type(protocol) is str
+    ):  # never hash (or compare) what is not a plain string: it could be anything
+        return _new_environ_facts(method, scheme, server_name, port, protocol, limit)
+    key = (method, scheme, server_name, port, protocol, str(limit))
+    known = _environ_facts_cache.get(key)
+    if known is None:
+        known = _environ_facts_cache.put(
+            key, _new_environ_facts(method, scheme, server_name, port, protocol, limit)
+        )
+    return known[0], dict(known[1])  # the sampler and the SDK get a dict of their own
+
+
+def _new_environ_facts(
+    method: object, scheme: object, server_name: object, port: object, protocol: object, limit: int
+) -> tuple[str, dict[str, AttributeValue]]:
+    name, attributes = _method_attributes(method, limit)
     if scheme in ("http", "https"):
         attributes[attrs.URL_SCHEME] = scheme
-    server_name = environ.get("SERVER_NAME")
     if isinstance(server_name, str) and server_name:
         attributes[attrs.SERVER_ADDRESS] = truncate(server_name, limit)
-        port = _port(environ.get("SERVER_PORT"))
-        if port is not None:
-            attributes[attrs.SERVER_PORT] = port
-    protocol = environ.get("SERVER_PROTOCOL")
+        server_port = _port(port)
+        if server_port is not None:
+            attributes[attrs.SERVER_PORT] = server_port
     if isinstance(protocol, str) and protocol.startswith("HTTP/"):
         attributes[attrs.NETWORK_PROTOCOL_VERSION] = truncate(protocol[5:], limit)
     return name, attributes
@@ -167,30 +199,83 @@ def _asgi_facts(scope: Mapping[str, Any], limit: int) -> tuple[str, dict[str, At
     return name, attributes
 
 
+class _PropagatedHeaders(NamedTuple):
+    """The headers one propagator reads, as a WSGI environ and an ASGI scope name them."""
+
+    propagator: TextMapPropagator
+    #: None when the propagator does not say which headers it reads (every request is read).
+    environ_keys: tuple[str, ...] | None
+    header_names: frozenset[bytes] | None
+
+
+_propagated: _PropagatedHeaders | None = None
+
+
+def _propagated_headers(propagator: TextMapPropagator) -> _PropagatedHeaders:
+    """Return the headers ``propagator`` reads, from its ``fields`` (worked out once)."""
+    global _propagated
+    known = _propagated
+    if known is not None and known.propagator is propagator:
+        return known
+    try:
+        fields = {field.lower() for field in propagator.fields if isinstance(field, str)}
+    except Exception:  # a propagator of the app's that cannot say: read every request
+        fields = set()
+    if fields:
+        known = _PropagatedHeaders(
+            propagator,
+            tuple(sorted("HTTP_" + field.upper().replace("-", "_") for field in fields)),
+            frozenset(field.encode("latin-1", "replace") for field in fields),
+        )
+    else:
+        known = _PropagatedHeaders(propagator, None, None)
+    _propagated = known
+    return known
+
+
+def _carries_environ(environ: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
+    return not environ.keys().isdisjoint(keys)
+
+
+def _carries_scope(scope: Mapping[str, Any], names: frozenset[bytes]) -> bool:
+    return any(name.lower() in names for name, _value in _SCOPE_GETTER.headers(scope))
+
+
 def _remote_parent(named: Mapping[str, Any]) -> Context | None:
-    """Return the caller's context from ``traceparent`` (via the global propagator)."""
+    """Return the caller's context, read by the global propagator from the request's headers.
+
+    The propagator is not asked when none of the headers it reads (its ``fields``) is in the
+    request: what it would return then is the empty context, as ``propagate.extract`` without
+    a context does.
+    """
+    propagator = propagate.get_global_textmap()
+    headers = _propagated_headers(propagator)
     environ = named.get("environ")
-    if isinstance(environ, Mapping):
-        return propagate.extract(environ, getter=_ENVIRON_GETTER)
+    if type(environ) is dict or isinstance(environ, Mapping):
+        if headers.environ_keys is not None and not _carries_environ(environ, headers.environ_keys):
+            return Context()
+        return propagator.extract(environ, getter=_ENVIRON_GETTER)
     scope = named.get("scope")
-    if isinstance(scope, Mapping):
-        return propagate.extract(scope, getter=_SCOPE_GETTER)
+    if type(scope) is dict or isinstance(scope, Mapping):
+        if headers.header_names is not None and not _carries_scope(scope, headers.header_names):
+            return Context()
+        return propagator.extract(scope, getter=_SCOPE_GETTER)
     return None
 
 
 def _request_facts(named: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
     environ = named.get("environ")
-    if isinstance(environ, Mapping):
+    if type(environ) is dict or isinstance(environ, Mapping):
         return _environ_facts(environ, limit)
     scope = named.get("scope")
-    if isinstance(scope, Mapping):
+    if type(scope) is dict or isinstance(scope, Mapping):
         return _asgi_facts(scope, limit)
     return _method_attributes(None, limit)
 
 
 def _request_path(named: Mapping[str, Any]) -> str | None:
     environ = named.get("environ")
-    if isinstance(environ, Mapping):
+    if type(environ) is dict or isinstance(environ, Mapping):
         path = environ.get("PATH_INFO")
     else:
         scope = named.get("scope")
@@ -199,14 +284,31 @@ def _request_path(named: Mapping[str, Any]) -> str | None:
 
 
 def _excluded_path(named: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
-    path = _request_path(named) if patterns else None
-    return path is not None and _path_matcher(patterns)(path) is not None
+    if not patterns:
+        return False
+    path = _request_path(named)
+    if path is None:
+        return False
+    last = _last_matcher
+    matcher = last[1] if last is not None and last[0] is patterns else _path_matcher(patterns)
+    return matcher(path) is not None
 
 
-@functools.lru_cache(maxsize=8)
+#: The patterns last compiled and their matcher: the configuration rarely changes.
+_last_matcher: tuple[tuple[str, ...], Callable[[str], re.Match[str] | None]] | None = None
+
+
 def _path_matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
     """``attributes.matches_any`` for request paths, compiled once: it runs per request."""
-    return re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns)).match
+    global _last_matcher
+    last = _last_matcher
+    if last is not None and last[0] is patterns:
+        return last[1]
+    matcher = re.compile(
+        "|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns)
+    ).match
+    _last_matcher = (patterns, matcher)
+    return matcher
 
 
 def _unsampled_span() -> Span:
@@ -242,22 +344,28 @@ class RequestStarted:
     def before(
         self, signal: Signal, sender: Any, named: dict[str, Any], method: str
     ) -> RequestScope | None:
-        _sweep_abandoned()
-        config = current_config()
-        parent = parent_for_new_scope()
+        parent = None
+        if current_node.get() is not None:  # a request left open, or one we nest in
+            _sweep_abandoned()
+            parent = parent_for_new_scope()
+        config = running.config
         method_name, attributes = _request_facts(named, config.max_attribute_length)
         span: Span | None = None
+        emitter = running.emitter
         if _excluded_path(named, config.exclude_request_paths):
             # Not traced at all (the toolbar's own requests, health checks): an unsampled
             # span is made current, so neither our firings nor other instrumentations
             # start spans of their own under it.
             span = _unsampled_span()
-        elif may_start_span(parent):
+        elif emitter is not None and (parent is None or may_start_span(parent)):
             if trace.get_current_span().get_span_context().is_valid:
-                span = start_span(method_name, attributes)
+                span = emitter.tracer.start_span(method_name, attributes=attributes)
             else:
-                span = start_span(
-                    method_name, attributes, kind=SpanKind.SERVER, context=_remote_parent(named)
+                span = emitter.tracer.start_span(
+                    method_name,
+                    context=_remote_parent(named),
+                    kind=SpanKind.SERVER,
+                    attributes=attributes,
                 )
         scope = RequestScope(method_name, span, parent)
         enter(scope)
@@ -278,14 +386,19 @@ class RequestFinished:
     ) -> tuple[RequestScope, object | None] | None:
         # A response closed while the view still runs (one the view made and closed itself)
         # does not end the request.
-        scope = innermost(live_node(), RequestScope)
-        if not isinstance(scope, RequestScope) or scope.in_handler:
+        scope = _handling()
+        if scope is None or scope.in_handler:
             return None
         # An outer WSGI instrumentation restores its own context when the application returns,
         # before the server closes the response: make ours current again for the receivers.
         token = None
-        if scope.span is not None and trace.get_current_span() is not scope.span:
-            token = otel_context.attach(trace.set_span_in_context(scope.span))
+        span = scope.span
+        if (
+            span is not None
+            and otel_context.get_current() is not scope.otel_context
+            and trace.get_current_span() is not span
+        ):
+            token = otel_context.attach(trace.set_span_in_context(span))
         return scope, token
 
     def after(
@@ -304,8 +417,8 @@ class GotRequestException:
 
     def before(self, signal: Signal, sender: Any, named: dict[str, Any], method: str) -> None:
         error = sys.exc_info()[1]
-        scope = innermost(live_node(), RequestScope)
-        if error is None or not isinstance(scope, RequestScope) or scope.span is None:
+        scope = _handling()
+        if error is None or scope is None or scope.span is None:
             return
         spans.record_error(
             scope.span,
@@ -367,6 +480,10 @@ def _note_response(scope: RequestScope, response: Any) -> None:
 
 
 def _handling() -> RequestScope | None:
+    """Return the innermost open request scope around this context, if any."""
+    node = current_node.get()
+    if type(node) is RequestScope and not node.closed:  # the usual case, without the walk
+        return node
     scope = innermost(live_node(), RequestScope)
     return scope if isinstance(scope, RequestScope) else None
 
@@ -386,9 +503,13 @@ def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
         return
     scope.responded_ns = time.time_ns()
     scope.request = None
-    _safely(_note_route, scope, request)
+    if scope.sampled_out:  # nothing records the route or the status
+        scope.route_noted = True
+    else:
+        _safely(_note_route, scope, request)
+        if response is not None:
+            _safely(_note_response, scope, response)
     if response is not None:
-        _safely(_note_response, scope, response)
         # The same if they are switched off while the server sends the body: closing the
         # response restores this context (before request_finished, which is then not ours).
         patches.call_on_close(response, functools.partial(_leave_if_closed, scope))
@@ -512,7 +633,7 @@ def uninstall() -> None:
         patch.uninstall()
     # Their closing hook is gone: end open request spans now rather than never, named after
     # their route if it is known already (a request in its view has been resolved).
-    for scope in list(open_scopes):
+    for scope in open_scopes():
         if isinstance(scope, RequestScope):
             request = scope.request
             if not scope.route_noted and request is not None:

@@ -18,7 +18,6 @@ the request's own context cannot be used; asgiref copies the values set there ba
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from typing import Any, Final, Literal
@@ -38,7 +37,7 @@ from signal_tracing.state import current_config, current_emitter, report_tracer_
 class LifecycleScope(Scope):
     """A scope opened by lifecycle code; subclasses add what their kind needs."""
 
-    __slots__ = ("__weakref__", "closed", "opened_ns", "saved_context", "saved_node")
+    __slots__ = ("__weakref__", "closed", "open_ref", "saved_context", "saved_node")
 
     #: Whether opening any other scope in the same context closes this one first.
     superseded_by_next: bool = False
@@ -46,7 +45,8 @@ class LifecycleScope(Scope):
     def __init__(self, kind: str, name: str, span: Span | None, parent: Node | None) -> None:
         super().__init__(kind, name, span, parent)
         self.closed = False
-        self.opened_ns = time.time_ns()
+        #: Its entry in the scopes open now (set while it is).
+        self.open_ref: weakref.ref[LifecycleScope] | None = None
         self.saved_node: Node | None = None
         self.saved_context: Context | None = None
 
@@ -111,8 +111,17 @@ class TestScope(LifecycleScope):
             self.span.set_attribute(attrs.TEST_CASE_RESULT_STATUS, status)
 
 
-#: Scopes open anywhere, so that stopping can end those whose closing hook goes away.
-open_scopes: Final[weakref.WeakSet[LifecycleScope]] = weakref.WeakSet()
+#: Scopes open anywhere, so that stopping can end those whose closing hook goes away: weak
+#: references, each taking itself out when its scope dies (a WeakSet's bookkeeping, without
+#: the Python code it runs per request).
+_open: Final[set[weakref.ref[LifecycleScope]]] = set()
+
+
+def open_scopes() -> list[LifecycleScope]:
+    """Return the scopes open now, in any thread or task."""
+    return [scope for scope in (ref() for ref in _open.copy()) if scope is not None]
+
+
 _close_lock: Final = threading.Lock()
 
 
@@ -169,11 +178,18 @@ def may_start_span(parent: Node | None) -> bool:
 def enter(scope: LifecycleScope) -> None:
     """Make ``scope`` current in this context until :func:`close`."""
     scope.saved_node = current_node.get()
-    scope.saved_context = otel_context.get_current()
+    saved_context = scope.saved_context = otel_context.get_current()
     current_node.set(scope)
-    if scope.span is not None:
-        spans.attach(scope.span, scope)
-    open_scopes.add(scope)
+    span = scope.span
+    if span is not None:
+        # What spans.attach does, from the context read above; and whether the span is
+        # sampled out is known now (firings beneath ask, see spans.parent_is_sampled_out).
+        context = scope.otel_context = trace.set_span_in_context(span, saved_context)
+        span_context = span.get_span_context()
+        scope.sampled_out = not span_context.trace_flags.sampled and span_context.is_valid
+        otel_context.attach(context)
+    scope.open_ref = weakref.ref(scope, _open.discard)
+    _open.add(scope.open_ref)
 
 
 def close(
@@ -190,19 +206,21 @@ def close(
     if already_closed:
         leave(scope)
         return False
-    open_scopes.discard(scope)
+    if scope.open_ref is not None:
+        _open.discard(scope.open_ref)
     span = scope.span
     if span is not None:
         try:
-            scope.before_close()
-            spans.flush_node(scope)
-            if error is not None:
-                spans.record_error(
-                    span,
-                    error,
-                    record_message=current_config().record_exception_messages,
-                    max_length=current_config().max_attribute_length,
-                )
+            if span.is_recording():  # a sampled-out span: nothing to work out for it
+                scope.before_close()
+                spans.flush_node(scope)
+                if error is not None:
+                    spans.record_error(
+                        span,
+                        error,
+                        record_message=current_config().record_exception_messages,
+                        max_length=current_config().max_attribute_length,
+                    )
             span.end(end_time=end_time)
         except Exception:
             report_tracer_failure(f"closing the {scope.kind} span")

@@ -122,3 +122,50 @@ def test_malformed_asgi_headers_and_traceparents_are_ignored() -> None:
     assert parent_span_id({"scope": {"headers": "not a list"}}) is None
     assert parent_span_id({"environ": {"HTTP_TRACEPARENT": "00-nonsense"}}) is None
     assert _remote_parent({}) is None
+
+
+def test_requests_alike_get_equal_attributes_each_in_a_dict_of_its_own() -> None:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    _name, first = _request_facts({"environ": environ}, 256)
+    first["http.route"] = "set by whoever got the first dict"
+
+    assert _request_facts({"environ": dict(environ)}, 256) == (
+        "GET",
+        {
+            "http.request.method": "GET",
+            "url.scheme": "http",
+            "server.address": "localhost",
+            "server.port": 8000,
+            "network.protocol.version": "1.1",
+        },
+    )
+    # The limit is part of what is remembered.
+    _name, long_name = _request_facts({"environ": {**environ, "SERVER_NAME": "x" * 20}}, 8)
+    assert long_name["server.address"] == "xxxxxxx…"
+    _name, long_name = _request_facts({"environ": {**environ, "SERVER_NAME": "x" * 20}}, 12)
+    assert long_name["server.address"] == "xxxxxxxxxxx…"
+
+
+class Unhashable(str):
+    """A str subclass whose hash and equality must never be asked for."""
+
+    def __hash__(self) -> int:
+        raise AssertionError("hashed")
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("compared")
+
+
+def test_environ_values_that_are_not_plain_strings_are_never_hashed() -> None:
+    environ = {"REQUEST_METHOD": "GET", "SERVER_NAME": Unhashable("host"), "SERVER_PORT": 80}
+
+    name, attributes = _request_facts({"environ": environ}, 256)
+
+    assert name == "GET"
+    assert attributes["server.port"] == 80

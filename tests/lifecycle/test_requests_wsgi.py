@@ -3,6 +3,7 @@ WSGI handler called directly for responses a server never closes."""
 
 from __future__ import annotations
 
+import gc
 import urllib.error
 import urllib.request
 from typing import Any
@@ -14,9 +15,13 @@ from django.db.models.signals import post_init
 from django.test import Client, RequestFactory
 from opentelemetry import trace
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import SpanKind, StatusCode
 
+import signal_tracing
 from signal_tracing import attributes as attrs
+from signal_tracing.instrumentation import apply_settings
 from signal_tracing.nesting import current_node
 from tests.lifecycle.conftest import Tracing, in_a_new_thread
 
@@ -338,3 +343,41 @@ def test_nests_under_an_outer_opentelemetry_wsgi_span(tracing: Tracing, serve_ws
     )
     assert tracing.named("GET items/<int:pk>/").kind is SpanKind.INTERNAL
     assert {format(s.context.trace_id, "032x") for s in tracing.spans()} == {TRACE_ID}
+
+
+def garbage_of(run: Any) -> list[Any]:
+    """What the garbage collector finds unreachable after ``run()``: objects in cycles."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run()
+        gc.collect()
+        return list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+@pytest.mark.parametrize("sampled", [True, False], ids=["sampled", "unsampled"])
+def test_a_request_leaves_no_reference_cycle_of_ours(sampled: bool) -> None:
+    # Objects in a cycle wait for the garbage collector: a request's scope and its span must
+    # go as soon as the request is over, as they do without cycles.
+    provider = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
+    signal_tracing.instrument(tracer_provider=provider)
+    try:
+        client = Client()
+        client.get("/plain/")  # warm: first-request caches
+        garbage = garbage_of(lambda: client.get("/plain/"))
+    finally:
+        signal_tracing.uninstrument()
+        apply_settings()
+        provider.shutdown()
+
+    ours = [
+        type(thing).__qualname__
+        for thing in garbage
+        if type(thing).__module__.startswith(("signal_tracing", "opentelemetry"))
+    ]
+    assert ours == []
