@@ -188,7 +188,8 @@ def unit_span() -> None:
         pass
 
 
-#: What a merged span for SmsCode's post_save carries: the contract's attributes.
+#: What a merged span for SmsCode's post_save carries: the contract's attributes, and its
+#: send site (SEND_SITE_ATTRIBUTES = "compact", the default).
 MERGED_SPAN_ATTRIBUTES = {
     "django.signal.name": "post_save",
     "django.signal.path": "django.db.models.signals.post_save",
@@ -199,6 +200,7 @@ MERGED_SPAN_ATTRIBUTES = {
     "code.function.name": "sms.receivers.send_sms_code",
     "code.file.path": "/srv/example_site/sms/receivers.py",
     "code.line.number": 27,
+    "django.signal.send_site": "sms/views.py:78 in resend_codes_page",
 }
 
 
@@ -370,7 +372,7 @@ def build_workloads(scale: float) -> list[Workload]:
         Workload("10k rows, no init receivers", load_rows, n(20), [UNTRACED, TRACED]),
         Workload(INIT_RECEIVER_WORKLOAD, load_rows, n(20), [UNTRACED, TRACED, SENTRY]),
         Workload(
-            "reference: SDK span with a merged span's 9 attributes",
+            "reference: SDK span with a merged span's 10 attributes",
             sdk_span_with_attributes,
             n(20_000),
             [UNTRACED],

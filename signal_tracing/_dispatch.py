@@ -31,6 +31,7 @@ from django.dispatch import Signal, dispatcher
 
 from signal_tracing.firings import (
     Count,
+    DroppedFiring,
     FiringNode,
     Method,
     UntracedFiring,
@@ -58,7 +59,7 @@ ASEND_ROBUST: Final = Method("asend_robust", False, SHARED_ASYNC_CONTEXT)
 METHODS: Final = ("send", "send_robust", "asend", "asend_robust")
 
 #: What ``open_firing`` returned for one firing.
-Opened = FiringNode | UntracedFiring | Count | None
+Opened = FiringNode | UntracedFiring | DroppedFiring | Count | None
 
 
 # --------------------------------------------------------------------------------------------

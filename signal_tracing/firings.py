@@ -6,7 +6,8 @@ records gets its signal and sender's :data:`Count` on the enclosing span, found 
 cached per signal, and nothing else. Any other firing goes the long way: the signal's lifecycle
 hook, if any, then ``routing`` decides what it needs, and it gets what brackets its receivers:
 a :class:`FiringNode` (records and spans), an :class:`UntracedFiring` (a count a recording
-sees too, a hook's closing half), or ``None`` (nothing: Django's own loop). ``enter``/``leave``
+sees too, a hook's closing half), a :class:`DroppedFiring` (a root firing its sampler
+dropped), or ``None`` (nothing: Django's own loop). ``enter``/``leave``
 bracket each receiver call and ``finish`` ends the firing. Every one of these returns before a
 receiver runs, so none adds a frame between sender and receiver.
 
@@ -24,23 +25,26 @@ from collections.abc import Sequence
 from typing import Any, Final, NamedTuple, Protocol, TypeAlias
 
 from django.dispatch import Signal
-from opentelemetry.trace import Span
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts, spans
 from signal_tracing.attributes import kwargs_attributes, matches_any, template_name
 from signal_tracing.caches import BoundedCache
 from signal_tracing.conf import Config
-from signal_tracing.nesting import Node, Scope, current_node, depth_and_reentrancy
-from signal_tracing.origins import send_site
+from signal_tracing.nesting import Budget, Node, Scope, current_node
+from signal_tracing.origins import SendSite, send_site
 from signal_tracing.recording import Recording, active_recordings
 from signal_tracing.records import DispatchRecord, Outcome, Policy, ReceiverCall, SentObjects
 from signal_tracing.routing import (
     MAX_SIGNALS,
     Action,
+    FiringPlan,
     ReceiverFacts,
     Route,
-    receiver_facts,
+    firing_plan,
     route,
     sender_facts,
     signal_facts,
@@ -51,6 +55,7 @@ from signal_tracing.storms import StormTable
 from signal_tracing.transactions import in_atomic_block
 
 now: Final = time.perf_counter_ns
+_INTERNAL: Final = SpanKind.INTERNAL
 
 
 class Method(NamedTuple):
@@ -111,7 +116,7 @@ def open_firing(
     method: Method,
     sync_receivers: Sequence[Any],
     async_receivers: Sequence[Any],
-) -> FiringNode | UntracedFiring | Count | None:
+) -> FiringNode | UntracedFiring | DroppedFiring | Count | None:
     """Return what brackets this firing's receivers, or ``None`` to run them as Django does.
 
     A :data:`Count` (a list) is this signal and sender's count on the enclosing span: the
@@ -261,14 +266,6 @@ class UntracedFiring:
             self.node = current_node.get()
             self.started_ns = now()
 
-    @classmethod
-    def unsampled(cls, span: Span) -> UntracedFiring:
-        """A root firing its sampler dropped: ``span`` stays current while the receivers run,
-        so that what they send knows at once that it is not sampled either."""
-        firing = cls(None, None, None, None)
-        firing.otel_token = spans.attach(span)
-        return firing
-
     def finish(self, error: BaseException | None) -> None:
         if self.signal is not None:
             add_count(self.node, self.signal, self.sender, now() - self.started_ns)
@@ -346,10 +343,13 @@ class FiringNode(Node):
         "merged",
         "node_token",
         "otel_token",
+        "plan",
         "record",
         "record_messages",
         "recordings",
+        "send_site",
         "shared_context",
+        "started_ns",
         "storm_table",
         "sync_count",
     )
@@ -358,13 +358,19 @@ class FiringNode(Node):
         self,
         parent: Node | None,
         key: tuple[int, int],
-        record: DispatchRecord,
+        plan: FiringPlan,
         emitter: SpanEmitter | None,
     ) -> None:
         super().__init__(parent, None)
         self.key = key
-        self.record = record
-        self.facts: list[ReceiverFacts] = []
+        self.plan = plan
+        #: The firing's record: only when something reads it (a recording, receiver coverage).
+        self.record: DispatchRecord | None = None
+        self.facts = plan.facts
+        self.sync_count = plan.sync_count
+        self.send_site: SendSite | None = None
+        #: When it started, for recordings and storm counts only (clock reads cost).
+        self.started_ns = 0
         self.merged = False
         #: The async receivers run concurrently in one context (Django 6.1's _run_parallel).
         self.shared_context = False
@@ -379,7 +385,6 @@ class FiringNode(Node):
         self.otel_token: Any = None
         self.recordings: tuple[Recording, ...] = ()
         self.record_messages = False
-        self.sync_count = 0
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
         #: Where this firing is counted for storms: its scope's table, if the scope has a span.
@@ -404,17 +409,18 @@ class FiringNode(Node):
             fact = self.facts[index]
             counts = call_counts.active
             if counts is not None:  # receiver coverage: excluded receivers count too
-                counts.add(self.record.signal_path, fact.identity)
+                counts.add(self.plan.signal.path, fact.identity)
             if fact.excluded:
                 return None
             is_async = index >= self.sync_count
             record: ReceiverCall | None = None
-            if self.recordings:  # records of calls are only read by recordings
+            dispatch = self.record
+            if self.recordings and dispatch is not None:  # only recordings read call records
                 identity = fact.identity
                 record = ReceiverCall(
-                    self.record, identity.name, identity.file_path, identity.line_number, is_async
+                    dispatch, identity.name, identity.file_path, identity.line_number, is_async
                 )
-                self.record.calls.append(record)
+                dispatch.calls.append(record)
             span: Span | None = None
             owns_span = False
             if self.span is not None:
@@ -553,18 +559,30 @@ class FiringNode(Node):
         """End the firing (``error`` is what propagated to the sender, if anything)."""
         try:
             record = self.record
-            if error is not None:
-                self._record_not_run()
-            if self.recordings or self.storm_table is not None:
-                record.end_ns = now()
-            if self.storm_table is not None:
-                self.storm_table.add(record, record.duration_ns)
-            record.outcome = Outcome.OK if error is None else _failure_outcome(error)
+            table = self.storm_table
+            if self.started_ns:
+                ended_ns = now()
+                if table is not None:
+                    plan = self.plan
+                    table.count(
+                        plan.signal.name,
+                        plan.signal.path,
+                        plan.sender_label,
+                        self.send_site,
+                        ended_ns - self.started_ns,
+                    )
+                if record is not None:
+                    record.end_ns = ended_ns
+            if record is not None:
+                if error is not None:
+                    self._record_not_run()
+                record.outcome = Outcome.OK if error is None else _failure_outcome(error)
             span = self.span
             if span is not None:
-                not_run = record.not_run_count if error is not None else 0
-                if not_run:
-                    span.set_attribute(attrs.SIGNAL_RECEIVERS_NOT_RUN, not_run)
+                if error is not None:
+                    not_run = self._not_run_count()
+                    if not_run:
+                        span.set_attribute(attrs.SIGNAL_RECEIVERS_NOT_RUN, not_run)
                 if self.handled_errors:
                     span.set_attribute(attrs.SIGNAL_RECEIVERS_FAILED, self.handled_errors)
                 if error is not None and not self.merged:
@@ -574,31 +592,54 @@ class FiringNode(Node):
                         record_message=self.record_messages,
                         max_length=running.config.max_attribute_length,
                     )
-                spans.flush_node(self)
+                if self.counts:
+                    spans.flush_node(self)
                 span.end()
         except Exception:
             report_tracer_failure("finishing a firing")
         finally:
-            _reset_tokens(self)
+            # _reset_tokens(self), inline.
+            token = self.otel_token
+            if token is not None:
+                self.otel_token = None
+                otel_context.detach(token)  # logs its own failure (opentelemetry.context)
+            token = self.node_token
+            if token is not None:
+                self.node_token = None
+                try:
+                    current_node.reset(token)
+                except Exception:
+                    report_tracer_failure("restoring the current firing")
             if self.hook is not None:
                 _hook_after(self.hook, self.hook_state, error)
+
+    def _not_run_count(self) -> int:
+        """How many receivers never ran because an earlier one raised."""
+        entered = self.entered
+        return sum(
+            1
+            for index, fact in enumerate(self.facts)
+            if not (entered >> index & 1 or fact.excluded)
+        )
 
     def _record_not_run(self) -> None:
         """Record the receivers that never ran because an earlier one raised."""
         entered = self.entered
+        record = self.record
+        assert record is not None  # the caller checked
         for index, fact in enumerate(self.facts):
             if entered >> index & 1 or fact.excluded:
                 continue
             identity = fact.identity
             call = ReceiverCall(
-                self.record,
+                record,
                 identity.name,
                 identity.file_path,
                 identity.line_number,
                 index >= self.sync_count,
             )
             call.outcome = Outcome.NOT_RUN
-            self.record.calls.append(call)
+            record.calls.append(call)
 
 
 def _failure_outcome(error: BaseException) -> Outcome:
@@ -619,6 +660,40 @@ def _reset_tokens(node: CallNode | FiringNode) -> None:
         node.node_token = None
 
 
+class DroppedFiring(Budget):
+    """A root firing its sampler dropped: nothing is recorded, and no span of its own.
+
+    The dropped span stays current while the receivers run, so that what they send (through
+    us or another instrumentation) knows at once that the trace is dropped, and this node is
+    current with it: our firings read "sampled out" from the node instead of asking
+    OpenTelemetry. It has no parent and no span, so count-policy firings under it have
+    nowhere to go either (``routing.route``). A root, it holds the span budget of what opens
+    beneath it (a management command called from a receiver), as a scope would.
+    """
+
+    __slots__ = ("hook", "hook_state", "node_token", "otel_token")
+
+    def __init__(self, span: Span) -> None:
+        super().__init__(None, None)
+        self.hook: FiringHook | None = None
+        self.hook_state: Any = None
+        self.node_token: Any = current_node.set(self)
+        # spans.attach, inline; the answer it would leave to be worked out, known now.
+        context = self.otel_context = trace.set_span_in_context(span)
+        self.otel_token: Any = otel_context.attach(context)
+        span_context = span.get_span_context()
+        self.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+
+    def finish(self, error: BaseException | None) -> None:
+        otel_context.detach(self.otel_token)  # logs its own failure (opentelemetry.context)
+        try:
+            current_node.reset(self.node_token)
+        except Exception:
+            report_tracer_failure("restoring the current firing")
+        if self.hook is not None:
+            _hook_after(self.hook, self.hook_state, error)
+
+
 def start_firing(
     decided: Route,
     signal: Signal,
@@ -627,42 +702,43 @@ def start_firing(
     method: Method,
     sync_receivers: Sequence[Any],
     async_receivers: Sequence[Any],
-) -> FiringNode | UntracedFiring | None:
-    """Set up the record (and span) of a traced firing; ``None`` if it is hidden or broken.
+) -> FiringNode | UntracedFiring | DroppedFiring | None:
+    """Set up the span (and record) of a traced firing; ``None`` if it is hidden or broken.
 
-    A firing that runs only Django's own receivers is counted instead under the lean
+    What every firing of its shape needs comes from its plan (``routing.firing_plan``). A
+    firing that runs only Django's own receivers is counted instead under the lean
     ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture
-    or a receiver-coverage run.
+    or a receiver-coverage run. A firing gets a record only when something reads records: a
+    recording (the panel, a test capture) or receiver coverage.
     """
     try:
-        facts_of_signal = decided.signal
-        assert facts_of_signal is not None
-        config = running.config
+        entry = decided.sender
+        plan = entry.plans.get(method.name) if entry is not None else None
+        if plan is not None and (only := plan.only_ref) is not None:
+            # The commonest shape, one function, checked inline (as FiringPlan.fits does).
+            if not (
+                plan.config is running.config
+                and len(sync_receivers) == 1
+                and not async_receivers
+                and only() is sync_receivers[0]
+            ):
+                plan = None
+        elif plan is not None and not plan.fits(sync_receivers, async_receivers):
+            plan = None
+        if plan is None:
+            plan = firing_plan(
+                decided, method.name, method.merges_single_receiver, sync_receivers, async_receivers
+            )
+        config = plan.config
         recordings = active_recordings.get()
         # Receiver coverage counts every call in enter(): no shortcut below may skip it.
         counting = call_counts.active is not None
-        facts = [receiver_facts(receiver) for receiver in sync_receivers]
-        if async_receivers:
-            facts += [receiver_facts(receiver) for receiver in async_receivers]
-        visible = len(facts)
-        riding = 0
-        for fact in facts:
-            if fact.excluded:
-                visible -= 1
-            elif fact.rides_on_firing:
-                riding += 1
-        if (
-            riding
-            and riding == visible
-            and config.django_receivers == "count"
-            and not counting
-            and not any(recording.everything for recording in recordings)
-        ):
+        if plan.lean and not counting and not any(recording.everything for recording in recordings):
             return UntracedFiring(None, None, signal, sender)
         emitter = running.emitter  # read once (see FiringNode.emitter)
-        spans_wanted = decided.spans_wanted and emitter is not None
+        spans_possible = plan.spans and decided.spans_wanted and emitter is not None
         template = named.get("template") if config.exclude_templates else None
-        if (visible == 0 and facts) or (
+        if plan.hidden or (
             template is not None
             and matches_any(template_name(template) or "", config.exclude_templates)
         ):
@@ -670,90 +746,111 @@ def start_firing(
             # still wants it.
             if not counting and not any(recording.everything for recording in recordings):
                 return None
-            spans_wanted = False
+            spans_possible = False
         parent = current_node.get()
-        merged = (
-            visible == 1
-            and not riding
-            and config.merge_single_receiver
-            and method.merges_single_receiver
-        )
-        early_span: Span | None = None
-        if (
-            spans_wanted
-            and parent is None
-            and not recordings
-            and not counting
-            and visible
-            and facts_of_signal.policy is Policy.SPAN
-        ):
+        span: Span | None = None
+        if spans_possible and parent is None and not recordings and not counting:
             # A root firing (no request, command or test of ours around it): its sampler
             # decides now, before anything else is built, so that a dropped firing costs no
             # more than the span its sampler dropped. The sampler sees the span's name and
             # the signal's name and path; the other attributes are set once it records.
-            assert emitter is not None  # spans_wanted
-            early_span = emitter.start(
-                _firing_span_name(facts_of_signal.name, method.name, facts, merged),
-                facts_of_signal.attributes,
+            assert emitter is not None  # spans_possible
+            span = emitter.tracer.start_span(
+                plan.span_name, None, _INTERNAL, plan.signal.attributes
             )
-            if not early_span.is_recording():
-                return UntracedFiring.unsampled(early_span)
+            if not span.is_recording():
+                return DroppedFiring(span)
         key = (id(signal), id(sender))
-        depth, reentrant = depth_and_reentrancy(parent, key)
-        record = DispatchRecord(
-            facts_of_signal.name,
-            facts_of_signal.path,
-            decided.sender_label,
-            method.name,
-            facts_of_signal.policy,
-            depth,
-            reentrant,
-            parent.current_call() if parent is not None else None,
-        )
-        record.receiver_count = visible
-        if record.parent_call is None and isinstance(parent, FiringNode):
-            # Sent from concurrent async receivers: nested in the firing, not in one call.
-            record.parent_dispatch = parent.record
-        record.attributes = (
-            kwargs_attributes(named, facts_of_signal.kwargs, config.max_attribute_length)
-            if named
-            else {}
-        )
-        firing = FiringNode(parent, key, record, emitter)
-        firing.facts = facts
-        firing.sync_count = len(sync_receivers)
+        # nesting.depth_and_reentrancy, inline: only firing nodes have a key.
+        depth = 0
+        reentrant = False
+        node = parent
+        while node is not None:
+            if type(node) is FiringNode:
+                depth += 1
+                if node.key == key:
+                    reentrant = True
+            node = node.parent
+        firing = FiringNode(parent, key, plan, emitter)
         firing.recordings = recordings
         firing.record_messages = config.record_exception_messages
-        spans_possible = spans_wanted and visible and facts_of_signal.policy is Policy.SPAN
+        firing.shared_context = method.shares_async_context and len(async_receivers) > 1
+        site = None
+        atomic = None
         if spans_possible or recordings:
             # Read only for a firing someone looks at: one its sampler kept (or may keep), or
             # one a recording holds.
-            record.send_site = send_site(signal)
-            record.in_atomic_block = in_atomic_block(signal, named)
-            record.only_django_receivers = 0 < riding == visible
-            if spans_possible and not record.only_django_receivers:
-                firing.storm_table = storm_table(parent, config.storm_threshold)
-        firing.shared_context = method.shares_async_context and len(async_receivers) > 1
-        if early_span is not None:
-            firing.merged = merged
-            early_span.set_attributes(_firing_span_attributes(firing, record, riding))
-            firing.span = early_span
-        elif spans_possible and firing.take_span_slot(config.max_spans_per_trace):
-            firing.merged = merged
-            assert emitter is not None  # spans_wanted
-            firing.span = emitter.start(
-                _firing_span_name(record.signal_name, record.method, facts, merged),
-                _firing_span_attributes(firing, record, riding),
+            site = firing.send_site = send_site(signal)
+            if plan.signal.writes_rows:
+                atomic = in_atomic_block(signal, named)
+            if spans_possible and not plan.only_django_receivers and config.storm_threshold:
+                # storm_table(), inline: the innermost scope, if it has a span.
+                scope = parent
+                while scope is not None and not isinstance(scope, Scope):
+                    scope = scope.parent
+                if scope is not None and scope.span is not None:
+                    table = scope.storms
+                    if table is None:
+                        table = scope.storms = StormTable(config.storm_threshold)
+                    firing.storm_table = table
+        record = None
+        kwargs = None
+        if recordings or counting:
+            record = firing.record = _new_record(plan, depth, reentrant, parent)
+            kwargs = record.attributes = (
+                kwargs_attributes(named, plan.signal.kwargs, config.max_attribute_length)
+                if named
+                else {}
             )
-            if recordings:
-                span_ids = spans.ids(firing.span)
-                if span_ids is not None:
-                    record.trace_id, record.span_id = span_ids
+            record.send_site = site
+            record.in_atomic_block = atomic
+            record.only_django_receivers = plan.only_django_receivers
+        early = span is not None
+        if early or (
+            spans_possible
+            and (
+                not isinstance(root := firing.root, Budget) or root.take(config.max_spans_per_trace)
+            )
+        ):
+            firing.merged = plan.merged
+            # The span's attributes: the plan's, and what this firing adds.
+            attributes = plan.head_attributes.copy()
+            attributes[attrs.SIGNAL_DEPTH] = depth
+            if reentrant:
+                attributes[attrs.SIGNAL_REENTRANT] = True
+            if plan.django_attributes is not None:
+                attributes.update(plan.django_attributes)
+            if kwargs is not None:
+                attributes.update(kwargs)
+            elif named:  # straight into the span's attributes: no record holds them
+                limit = config.max_attribute_length
+                for extract in plan.signal.kwargs:
+                    extract(named, limit, attributes)
+            if site is not None:
+                shown = config.send_site_attributes
+                if shown == "compact":
+                    attributes.update(site.compact_attributes)
+                elif shown == "full":
+                    attributes.update(site.full_attributes)
+            if atomic is not None:
+                attributes[attrs.IN_ATOMIC_BLOCK] = atomic
+            if plan.receiver_attributes is not None:
+                attributes.update(plan.receiver_attributes)
+            if early:
+                assert span is not None
+                span.set_attributes(attributes)
+            else:
+                assert emitter is not None  # spans_possible
+                # SpanEmitter.start, inline: under the current span (the request's, or the
+                # call's that sent it).
+                span = emitter.tracer.start_span(plan.span_name, None, _INTERNAL, attributes)
+                if record is not None and recordings:
+                    span_ids = spans.ids(span)
+                    if span_ids is not None:
+                        record.trace_id, record.span_id = span_ids
+            firing.span = span
         firing.calls_untracked = (
-            firing.span is not None
-            and not recordings
-            and not counting
-            and (firing.merged or riding == visible == len(facts))
+            span is not None and not recordings and not counting and plan.calls_untracked
         )
         if firing.shared_context or firing.calls_untracked:
             # Concurrent receivers share one context: none of them may make its own call
@@ -763,9 +860,11 @@ def start_firing(
             # runs between receiver calls, and each call makes itself current, so the firing
             # itself never needs to be.
             firing.node_token = current_node.set(firing)
-            if firing.span is not None:
-                firing.otel_token = spans.attach(firing.span, firing)
-        if recordings:
+            if span is not None:
+                # spans.attach, inline (once per traced firing).
+                context = firing.otel_context = trace.set_span_in_context(span)
+                firing.otel_token = otel_context.attach(context)
+        if recordings and record is not None:
             # A recording full to its max_firings only counts the firing: then nothing may
             # hold on to the record (no parent link, no receiver-call records).
             keeping = tuple(recording for recording in recordings if recording.add(record))
@@ -780,89 +879,33 @@ def start_firing(
         if firing.recordings or firing.storm_table is not None:
             # Times are read by recordings and storm counts only (spans keep their own):
             # clock reads cost.
-            record.start_ns = now()
+            firing.started_ns = now()
+            if record is not None:
+                record.start_ns = firing.started_ns
         return firing
     except Exception:
         report_tracer_failure("starting a firing")
         return None
 
 
-def storm_table(node: Node | None, threshold: int) -> StormTable | None:
-    """The table counting storms of the innermost request, command or test around ``node``:
-    none unless that scope has a span (its storms are reported on it) and ``threshold``
-    is not 0."""
-    while node is not None and not isinstance(node, Scope):
-        node = node.parent
-    if node is None or node.span is None or not threshold:
-        return None
-    table = node.storms
-    if table is None:
-        table = node.storms = StormTable(threshold)
-    return table
-
-
-def _firing_span_name(
-    signal_name: str, method_name: str, facts: list[ReceiverFacts], merged: bool
-) -> str:
-    if merged:
-        for fact in facts:
-            if not fact.excluded:
-                return _merged_span_name(signal_name, fact.identity.name)
-    return _dispatch_span_name(signal_name, method_name)
-
-
-# Span names are few (signals x methods, signals x receivers): each is formatted once.
-@functools.lru_cache(maxsize=4096)
-def _merged_span_name(signal_name: str, receiver_name: str) -> str:
-    return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=receiver_name)
-
-
-@functools.lru_cache(maxsize=1024)
-def _dispatch_span_name(signal_name: str, method_name: str) -> str:
-    return attrs.DISPATCH_SPAN_NAME.format(signal=signal_name, method=method_name)
-
-
-def _firing_span_attributes(
-    firing: FiringNode, record: DispatchRecord, riding: int = 0
-) -> dict[str, Any]:
-    """The firing span's attributes; ``riding``: how many of its receivers are Django's."""
-    attributes: dict[str, Any] = {
-        attrs.SIGNAL_NAME: record.signal_name,
-        attrs.SIGNAL_PATH: record.signal_path,
-        attrs.SIGNAL_SENDER: record.sender_label,
-        attrs.SIGNAL_METHOD: record.method,
-        attrs.SIGNAL_RECEIVERS: record.receiver_count,
-        attrs.SIGNAL_DEPTH: record.depth,
-    }
-    if record.reentrant:
-        attributes[attrs.SIGNAL_REENTRANT] = True
-    if riding:
-        names = [
-            fact.identity.name
-            for fact in firing.facts
-            if fact.rides_on_firing and not fact.excluded
-        ]
-        attributes[attrs.SIGNAL_RECEIVERS_DJANGO] = names
-        attributes[attrs.SIGNAL_RECEIVERS_DJANGO_COUNT] = len(names)
-    if record.attributes:
-        attributes.update(record.attributes)
-    site = record.send_site
-    if site is not None:
-        shown = running.config.send_site_attributes
-        if shown == "compact":
-            attributes.update(site.compact_attributes)
-        elif shown == "full":
-            attributes.update(site.full_attributes)
-    if record.in_atomic_block is not None:
-        attributes[attrs.IN_ATOMIC_BLOCK] = record.in_atomic_block
-    if firing.merged:
-        for index, fact in enumerate(firing.facts):
-            if not fact.excluded:
-                attributes.update(fact.attributes)
-                if index >= firing.sync_count:
-                    attributes[attrs.RECEIVER_ASYNC] = True
-                break
-    return attributes
+def _new_record(
+    plan: FiringPlan, depth: int, reentrant: bool, parent: Node | None
+) -> DispatchRecord:
+    record = DispatchRecord(
+        plan.signal.name,
+        plan.signal.path,
+        plan.sender_label,
+        plan.method_name,
+        plan.signal.policy,
+        depth,
+        reentrant,
+        parent.current_call() if parent is not None else None,
+    )
+    record.receiver_count = plan.visible
+    if record.parent_call is None and isinstance(parent, FiringNode):
+        # Sent from concurrent async receivers: nested in the firing, not in one call.
+        record.parent_dispatch = parent.record
+    return record
 
 
 def record_empty(signal: Signal, sender: Any, named: dict[str, Any], method: Method) -> None:

@@ -202,15 +202,15 @@ _locations: Final[BoundedCache[tuple[str, int, str], SendSite]] = BoundedCache(M
 def send_site(signal: object) -> SendSite | None:
     """Return where the ``send*()`` call running ``signal``'s firing came from.
 
-    Call it from the firing's prologue only (``firings.start_firing``): the two frames
-    above it (``open_firing`` or ``record_empty``, then the patched ``send*()``) are
-    signal_tracing's and skipped unread; the walk skips Django's and the other plumbing
-    after them. ``None`` when no frame qualifies (the sender runs in a thread
-    ``sync_to_async`` started, whose caller is in another thread, or in a task with nothing
-    awaiting it).
+    Call it from the firing's prologue only (``firings.start_firing``): the three frames
+    above it (``start_firing``, ``open_firing`` or ``record_empty``, then the patched
+    ``send*()``) are signal_tracing's and skipped unread (reading a frame costs Python a frame
+    object); the walk skips Django's and the other plumbing after them. ``None`` when no frame
+    qualifies (the sender runs in a thread ``sync_to_async`` started, whose caller is in
+    another thread, or in a task with nothing awaiting it).
     """
     skip_model_methods = id(signal) in _SAVE_AND_DELETE_SIGNALS
-    frame: FrameType | None = sys._getframe(3)
+    frame: FrameType | None = sys._getframe(4)
     while frame is not None:
         code = frame.f_code
         facts = _codes.get(id(code))

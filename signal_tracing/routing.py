@@ -5,17 +5,27 @@
 maybe span it (:attr:`Action.TRACE`). The facts it decides from (a signal's name and policy, a
 sender's label and exclusion, a receiver's identity) are cached in bounded caches, emptied when
 the configuration changes.
+
+A traced firing then asks :func:`firing_plan` for what every firing of its shape (signal,
+sender, method, receivers) needs: its receivers' facts, whether its span is merged, the span's
+name and the attributes that do not change from one firing to the next. A plan is kept on the
+sender's facts and used again only for the same configuration and the same receivers, checked
+by identity at each firing, so connecting or disconnecting a receiver, or changing the setting,
+is seen at the next firing. Plans hold weak references to receivers, never the receivers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import types
 import weakref
+from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 from django.dispatch import Signal
+from opentelemetry import context as otel_context
 
 from signal_tracing import attributes as attrs
 from signal_tracing import call_counts
@@ -27,6 +37,7 @@ from signal_tracing.nesting import current_node
 from signal_tracing.recording import active_recordings
 from signal_tracing.records import Policy
 from signal_tracing.state import report_tracer_failure, running
+from signal_tracing.transactions import TRANSACTION_SIGNALS
 
 #: Signals created on the fly (one per object, say) must not grow the caches forever.
 MAX_SIGNALS: Final = 4096
@@ -59,6 +70,7 @@ class SignalFacts:
         "policy",
         "ref",
         "senders",
+        "writes_rows",
     )
 
     def __init__(self, signal: Signal, config: Config) -> None:
@@ -68,6 +80,8 @@ class SignalFacts:
         #: What records this signal's keyword arguments (built-in ones by identity).
         self.kwargs = kwargs_extractors(signal, config.record_kwargs)
         self.attributes = {attrs.SIGNAL_NAME: self.name, attrs.SIGNAL_PATH: self.path}
+        #: A model signal naming the database it wrote to (``transactions``).
+        self.writes_rows = id(signal) in TRANSACTION_SIGNALS
         #: id(sender) -> what is known about that sender (senders that can be weakly
         #: referenced); ``sender=None``, the commonest literal, has an entry of its own.
         self.senders: BoundedCache[int, SenderFacts] = BoundedCache(MAX_SENDERS_PER_SIGNAL)
@@ -86,16 +100,20 @@ class Route(NamedTuple):
     sender_label: str
     #: Whether the firing may start spans (tracing is on and the parent is not sampled out).
     spans_wanted: bool
+    #: Where a traced firing's plans are kept (None: worked out for this firing only).
+    sender: SenderFacts | None = None
 
 
 PLAIN_ROUTE: Final = Route(Action.PLAIN, None, "", False)
+_SPAN: Final = Policy.SPAN
+_OFF: Final = Policy.OFF
 
 
 class SenderFacts:
-    """Per-(signal, sender) facts: the label, its exclusion, and the two routes of a traced
-    firing (without and with spans), built once rather than per firing."""
+    """Per-(signal, sender) facts: the label, its exclusion, the two routes of a traced firing
+    (without and with spans), built once rather than per firing, and its firing plans."""
 
-    __slots__ = ("excluded", "label", "ref", "traced_routes")
+    __slots__ = ("excluded", "label", "plans", "ref", "traced_routes")
 
     def __init__(
         self, ref: weakref.ref[Any] | None, label: str, excluded: bool, facts: SignalFacts
@@ -104,9 +122,11 @@ class SenderFacts:
         self.label = label
         self.excluded = excluded
         self.traced_routes = (
-            Route(Action.TRACE, facts, label, False),
-            Route(Action.TRACE, facts, label, True),
+            Route(Action.TRACE, facts, label, False, self),
+            Route(Action.TRACE, facts, label, True, self),
         )
+        #: Method name -> the plan of the last firing sent with it.
+        self.plans: dict[str, FiringPlan] = {}
 
 
 class ReceiverFacts:
@@ -127,6 +147,184 @@ class ReceiverFacts:
             self.attributes[attrs.CODE_FILE_PATH] = identity.file_path
         if identity.line_number is not None:
             self.attributes[attrs.CODE_LINE_NUMBER] = identity.line_number
+
+
+class FiringPlan:
+    """What every firing of one shape needs, worked out once.
+
+    The shape is the signal, the sender (its label), the method, the configuration and the
+    receivers; :meth:`fits` tells whether another firing has the same shape. Nothing here
+    changes once built, so threads and tasks share plans freely.
+    """
+
+    __slots__ = (
+        "calls_untracked",
+        "config",
+        "django_attributes",
+        "facts",
+        "head_attributes",
+        "hidden",
+        "lean",
+        "merged",
+        "method_name",
+        "only_django_receivers",
+        "only_ref",
+        "receiver_attributes",
+        "refs",
+        "riding",
+        "sender_label",
+        "signal",
+        "span_name",
+        "spans",
+        "sync_count",
+        "visible",
+    )
+
+    def __init__(
+        self,
+        signal: SignalFacts,
+        sender_label: str,
+        method_name: str,
+        merges_single_receiver: bool,
+        sync_receivers: Sequence[Any],
+        async_receivers: Sequence[Any],
+        config: Config,
+    ) -> None:
+        self.signal = signal
+        self.sender_label = sender_label
+        self.method_name = method_name
+        self.config = config
+        receivers = [*sync_receivers, *async_receivers]
+        self.sync_count = len(sync_receivers)
+        self.facts = tuple(receiver_facts(receiver) for receiver in receivers)
+        #: A weak reference per receiver that is its own facts' key (a function, most
+        #: receivers): the next firing's receivers are compared with these by identity. None
+        #: for a bound method (a new object at every firing) and what cannot be referenced
+        #: weakly: those are compared by their facts.
+        self.refs = tuple(_weak_or_none(receiver) for receiver in receivers)
+        self.only_ref = self.refs[0] if len(self.refs) == 1 and self.sync_count == 1 else None
+        visible = riding = 0
+        for fact in self.facts:
+            if not fact.excluded:
+                visible += 1
+                if fact.rides_on_firing:
+                    riding += 1
+        self.visible = visible
+        self.riding = riding
+        #: Every receiver is hidden by EXCLUDE_RECEIVERS (the toolbar's own work, say).
+        self.hidden = visible == 0 and bool(self.facts)
+        #: Only Django's receivers, and DJANGO_RECEIVERS = "count": counted, not spanned.
+        self.lean = 0 < riding == visible and config.django_receivers == "count"
+        self.only_django_receivers = 0 < riding == visible
+        #: Whether its firings may have a span at all.
+        self.spans = visible > 0 and signal.policy is Policy.SPAN
+        self.merged = (
+            visible == 1 and not riding and config.merge_single_receiver and merges_single_receiver
+        )
+        #: No call gets a span of its own (merged, or every receiver rides on the firing).
+        self.calls_untracked = self.merged or riding == visible == len(self.facts)
+        self.span_name = _dispatch_span_name(signal.name, method_name)
+        self.head_attributes: dict[str, Any] = {
+            attrs.SIGNAL_NAME: signal.name,
+            attrs.SIGNAL_PATH: signal.path,
+            attrs.SIGNAL_SENDER: sender_label,
+            attrs.SIGNAL_METHOD: method_name,
+            attrs.SIGNAL_RECEIVERS: visible,
+        }
+        self.django_attributes: dict[str, Any] | None = None
+        if riding:
+            names = [
+                fact.identity.name
+                for fact in self.facts
+                if fact.rides_on_firing and not fact.excluded
+            ]
+            self.django_attributes = {
+                attrs.SIGNAL_RECEIVERS_DJANGO: names,
+                attrs.SIGNAL_RECEIVERS_DJANGO_COUNT: len(names),
+            }
+        #: A merged span's receiver attributes (its code.* keys, async or not).
+        self.receiver_attributes: dict[str, Any] | None = None
+        if self.merged:
+            for index, fact in enumerate(self.facts):
+                if not fact.excluded:
+                    self.span_name = _merged_span_name(signal.name, fact.identity.name)
+                    self.receiver_attributes = dict(fact.attributes)
+                    if index >= self.sync_count:
+                        self.receiver_attributes[attrs.RECEIVER_ASYNC] = True
+                    break
+
+    def fits(self, sync_receivers: Sequence[Any], async_receivers: Sequence[Any]) -> bool:
+        """Whether a firing with these receivers has this plan's shape (same config)."""
+        if self.config is not running.config:
+            return False
+        only = self.only_ref
+        if only is not None:  # the commonest shape: one function
+            return len(sync_receivers) == 1 and not async_receivers and only() is sync_receivers[0]
+        if len(sync_receivers) != self.sync_count:
+            return False
+        refs = self.refs
+        if len(async_receivers) + self.sync_count != len(refs):
+            return False
+        index = 0
+        for receivers in (sync_receivers, async_receivers):
+            for receiver in receivers:
+                ref = refs[index]
+                if ref is not None:
+                    if ref() is not receiver:
+                        return False
+                elif receiver_facts(receiver) is not self.facts[index]:
+                    return False
+                index += 1
+        return True
+
+
+def firing_plan(
+    decided: Route,
+    method_name: str,
+    merges_single_receiver: bool,
+    sync_receivers: Sequence[Any],
+    async_receivers: Sequence[Any],
+) -> FiringPlan:
+    """Return the plan of a traced firing (``decided`` by :func:`route`) of this shape."""
+    entry = decided.sender
+    if entry is not None:
+        plan = entry.plans.get(method_name)
+        if plan is not None and plan.fits(sync_receivers, async_receivers):
+            return plan
+    facts = decided.signal
+    assert facts is not None  # a traced route
+    plan = FiringPlan(
+        facts,
+        decided.sender_label,
+        method_name,
+        merges_single_receiver,
+        sync_receivers,
+        async_receivers,
+        running.config,
+    )
+    if entry is not None:
+        entry.plans[method_name] = plan
+    return plan
+
+
+def _weak_or_none(receiver: Any) -> weakref.ref[Any] | None:
+    if isinstance(receiver, types.MethodType):
+        return None
+    try:
+        return weakref.ref(receiver)
+    except TypeError:
+        return None
+
+
+# Span names are few (signals x methods, signals x receivers): each is formatted once.
+@functools.lru_cache(maxsize=4096)
+def _merged_span_name(signal_name: str, receiver_name: str) -> str:
+    return attrs.MERGED_SPAN_NAME.format(signal=signal_name, receiver=receiver_name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dispatch_span_name(signal_name: str, method_name: str) -> str:
+    return attrs.DISPATCH_SPAN_NAME.format(signal=signal_name, method=method_name)
 
 
 _PARTIAL: Final = "functools.partial("
@@ -203,7 +401,11 @@ def receiver_facts(receiver: Any) -> ReceiverFacts:
 def route(signal: Signal, sender: Any) -> Route:
     """Decide what a firing that has receivers needs; never raises."""
     try:
-        facts = signal_facts(signal)
+        # The common case inline (signal_facts, _sender_entry, parent_is_sampled_out): this
+        # runs for every firing that has receivers.
+        facts = _signals.get(id(signal))
+        if facts is None or facts.ref() is not signal:
+            facts = signal_facts(signal)
         recordings = active_recordings.get()
         emitter = running.emitter
         if running.captures and (
@@ -220,20 +422,44 @@ def route(signal: Signal, sender: Any) -> Route:
             )
             return entry.traced_routes[spans_wanted]
         policy = facts.policy
-        if policy is Policy.OFF:
-            return PLAIN_ROUTE
-        if policy is Policy.COUNT:
-            # Counts land on an enclosing node of ours that has a span (which implies it is
-            # sampled) or in a recording: with neither, there is nothing to do. This is the
-            # per-row path of every queryset, so it avoids even the sampling check.
-            if not recordings and current_node.get() is None:
+        if policy is not _SPAN:
+            if policy is _OFF:
                 return PLAIN_ROUTE
+            # COUNT. Counts land on an enclosing node of ours that has a span (which implies
+            # it is sampled) or in a recording: with neither, there is nothing to do. This is
+            # the per-row path of every queryset, so it avoids even the sampling check. Nor
+            # has a sampled-out node without a span or a parent (a root firing its sampler
+            # dropped: firings.DroppedFiring).
+            if not recordings:
+                node = current_node.get()
+                if node is None or (
+                    node.sampled_out is True and node.span is None and node.parent is None
+                ):
+                    return PLAIN_ROUTE
             return facts.count_route
         # Sampled out and nothing records: decided before the sender is even looked at.
-        spans_wanted = emitter is not None and not emitter.parent_is_sampled_out(current_node.get())
+        if emitter is None:
+            spans_wanted = False
+        else:
+            node = current_node.get()
+            if (
+                node is not None
+                and node.sampled_out is not None
+                and node.otel_context is otel_context.get_current()
+            ):
+                spans_wanted = not node.sampled_out  # as parent_is_sampled_out would answer
+            else:
+                spans_wanted = not emitter.parent_is_sampled_out(node)
         if not recordings and not spans_wanted:
             return PLAIN_ROUTE
-        entry = _sender_entry(facts, sender)
+        if sender is None and facts.none_sender is not None:
+            entry = facts.none_sender
+        else:
+            cached = facts.senders.get(id(sender))
+            if cached is not None and cached.ref is not None and cached.ref() is sender:
+                entry = cached
+            else:
+                entry = _sender_entry(facts, sender)
         if entry.excluded:
             return PLAIN_ROUTE
         return entry.traced_routes[spans_wanted]

@@ -77,15 +77,30 @@ class StormTable:
         self.uncounted = 0
 
     def add(self, record: DispatchRecord, elapsed_ns: int) -> None:
-        key = (record.signal_path, record.sender_label, record.send_site)
+        self.count(
+            record.signal_name,
+            record.signal_path,
+            record.sender_label,
+            record.send_site,
+            elapsed_ns,
+        )
+
+    def count(
+        self,
+        signal_name: str,
+        signal_path: str,
+        sender_label: str,
+        send_site: SendSite | None,
+        elapsed_ns: int,
+    ) -> None:
+        """Count one firing (a traced firing has no record unless something records it)."""
+        key = (signal_path, sender_label, send_site)
         entry = self.entries.get(key)
         if entry is None:
             if len(self.entries) >= MAX_KEYS_PER_SCOPE:
                 self.uncounted += 1
                 return
-            entry = self.entries[key] = Storm(
-                record.signal_name, record.signal_path, record.sender_label, record.send_site
-            )
+            entry = self.entries[key] = Storm(signal_name, signal_path, sender_label, send_site)
         entry.count += 1
         entry.total_ns += elapsed_ns
 

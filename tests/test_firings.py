@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db.models.signals import post_init
 from django.dispatch import Signal
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -200,7 +201,7 @@ def test_a_firing_that_cannot_start_runs_untraced(
     def broken(*args: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(firings, "depth_and_reentrancy", broken)
+    monkeypatch.setattr(firings, "send_site", broken)
     with caplog.at_level(logging.WARNING, logger="signal_tracing"):
         assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
         acquire_capture()
@@ -449,6 +450,21 @@ def test_a_failure_on_the_counted_path_is_reported_and_the_firing_goes_the_long_
     assert count == 2
 
 
+def test_a_firing_has_a_record_only_when_something_reads_records(
+    exporter: InMemorySpanExporter,
+) -> None:
+    firing = traced([first])
+    firing.finish(None)
+    assert firing.record is None
+    assert [span.name for span in exporter.get_finished_spans()] == [
+        "order_placed tests.test_firings.first"
+    ]
+    with recording() as recorded:
+        firing = traced([first])
+        firing.finish(None)
+    assert recorded.dispatches == [firing.record]
+
+
 # --- the brackets -----------------------------------------------------------------------------
 
 
@@ -586,7 +602,7 @@ def test_a_failure_while_finishing_is_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     firing = traced([first, second])
-    monkeypatch.setattr(firing, "record", None)
+    monkeypatch.setattr(firing, "counts", {"not": "a count"})
     with caplog.at_level(logging.WARNING, logger="signal_tracing"):
         firing.finish(None)
     assert "failed in finishing a firing" in caplog.records[0].getMessage()
@@ -622,18 +638,30 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     signal_tracing.instrument(tracer_provider=provider)
     nested = Signal()
     routes: list[Any] = []
+    nodes: list[Any] = []
 
     def sends_nested(sender: Any, **kwargs: Any) -> None:
+        nodes.append(current_node.get())
         routes.append(firings.route(nested, "inside"))
+        # A scope opened beneath it (a command called from a receiver) has a span budget.
+        scope = Scope("command", "manage.py inside", None, parent=current_node.get())
+        assert [scope.take_span_slot(1), scope.take_span_slot(1)] == [True, False]
 
     order_placed.connect(sends_nested)
+    context_before = otel_context.get_current()
     try:
         firing = open_firing(order_placed, "shop", {"size": 1}, SEND, [sends_nested], [])
-        assert isinstance(firing, UntracedFiring)  # nothing built: no record, no node
+        assert isinstance(firing, firings.DroppedFiring)  # no record, no span of ours
         sends_nested(None)
+        # Count-policy firings under it have nowhere to go: plain.
+        routes.append(firings.route(post_init, "inside"))
         firing.finish(None)
     finally:
         order_placed.disconnect(sends_nested)
-    assert [route.action for route in routes] == [Action.PLAIN]  # the dropped span is current
+    assert [route.action for route in routes] == [Action.PLAIN, Action.PLAIN]
+    # The nested firing read "sampled out" from the dropped firing's node.
+    assert nodes == [firing]
+    assert firing.sampled_out is True
     assert exporter.get_finished_spans() == ()
     assert current_node.get() is None
+    assert otel_context.get_current() is context_before

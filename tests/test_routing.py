@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import logging
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -230,3 +233,93 @@ def test_a_sender_s_routes_are_built_once(exporter: InMemorySpanExporter) -> Non
     assert route(order_placed, Shop).action is Action.TRACE
     assert route(order_placed, Shop) is route(order_placed, Shop)
     assert route(order_placed, None) is route(order_placed, None)
+
+
+# --- firing plans -----------------------------------------------------------------------------
+
+
+def plan_of(signal: Signal, sender: Any, *receivers: Any) -> routing.FiringPlan:
+    return routing.firing_plan(route(signal, sender), "send", True, list(receivers), [])
+
+
+def names_sent(signal: Signal, exporter: InMemorySpanExporter) -> list[str]:
+    exporter.clear()
+    signal.send(sender=Shop)
+    return [span.name for span in exporter.get_finished_spans()]
+
+
+def test_a_firing_plan_is_worked_out_once_per_shape(exporter: InMemorySpanExporter) -> None:
+    plan = plan_of(order_placed, Shop, on_order)
+    assert plan_of(order_placed, Shop, on_order) is plan
+    assert plan.merged
+    assert plan.span_name == "order_placed tests.test_routing.on_order"
+    assert plan.head_attributes["django.signal.sender"] == "tests.test_routing.Shop"
+    assert plan_of(order_placed, Shop, on_order, on_other) is not plan
+
+
+def test_connecting_or_disconnecting_a_receiver_is_seen_at_the_next_firing(
+    exporter: InMemorySpanExporter,
+) -> None:
+    signal = Signal()
+    signal.connect(on_order)
+    assert names_sent(signal, exporter) == ["unnamed_signal tests.test_routing.on_order"]
+    signal.connect(on_other)
+    assert names_sent(signal, exporter) == [
+        "tests.test_routing.on_order",
+        "tests.test_routing.on_other",
+        "unnamed_signal send",
+    ]
+    signal.disconnect(on_order)
+    assert names_sent(signal, exporter) == ["unnamed_signal tests.test_routing.on_other"]
+    # As many receivers as before, another one: another plan.
+    signal.disconnect(on_other)
+    signal.connect(on_order)
+    assert names_sent(signal, exporter) == ["unnamed_signal tests.test_routing.on_order"]
+
+
+def test_a_configuration_change_is_seen_at_the_next_firing(
+    exporter: InMemorySpanExporter,
+) -> None:
+    signal = Signal()
+    signal.connect(on_order)
+    assert names_sent(signal, exporter) == ["unnamed_signal tests.test_routing.on_order"]
+    # A new configuration, even one no cache was emptied for, makes new plans.
+    config = dataclasses.replace(state.running.config, merge_single_receiver=False)
+    state.set_config(config)
+    assert names_sent(signal, exporter) == ["tests.test_routing.on_order", "unnamed_signal send"]
+
+
+def test_a_bound_method_receiver_keeps_its_plan(exporter: InMemorySpanExporter) -> None:
+    listener = Listener()
+    first = plan_of(order_placed, Shop, listener.on_order)
+    assert first.refs == (None,)  # a new bound method at every firing: compared by facts
+    assert plan_of(order_placed, Shop, listener.on_order) is first
+    assert plan_of(order_placed, Shop, Listener().on_other) is not first
+
+
+def test_a_plan_keeps_no_receiver_alive(exporter: InMemorySpanExporter) -> None:
+    signal = Signal()
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    signal.connect(receiver)
+    signal.send(sender=Shop)
+    assert routing.signal_facts(signal).senders  # the plan is cached...
+    alive = weakref.ref(receiver)
+    signal.disconnect(receiver)
+    del receiver
+    gc.collect()
+    assert alive() is None  # ...and holds the receiver weakly
+
+
+def on_other(sender: Any, **kwargs: Any) -> None:
+    return None
+
+
+class Listener:
+    def on_order(self, sender: Any, **kwargs: Any) -> None:
+        return None
+
+    def on_other(self, sender: Any, **kwargs: Any) -> None:
+        return None

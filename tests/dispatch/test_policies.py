@@ -86,7 +86,7 @@ def test_a_broken_tracer_never_breaks_the_send(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("tracer bug")
 
-    monkeypatch.setattr(firings, "kwargs_attributes", explode)
+    monkeypatch.setattr(firings, "send_site", explode)
     monkeypatch.setattr(state.running, "failures_logged", set())
     signal = Signal()
     signal.connect(ok)
