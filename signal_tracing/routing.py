@@ -67,6 +67,7 @@ class SignalFacts:
         "name",
         "none_sender",
         "path",
+        "plans",
         "policy",
         "ref",
         "senders",
@@ -86,6 +87,11 @@ class SignalFacts:
         #: referenced); ``sender=None``, the commonest literal, has an entry of its own.
         self.senders: BoundedCache[int, SenderFacts] = BoundedCache(MAX_SENDERS_PER_SIGNAL)
         self.none_sender: SenderFacts | None = None
+        #: Sender label -> method name -> the plan of the last traced firing of that shape. A
+        #: plan depends on the sender's label only, so the senders sharing a label (every
+        #: instance of a class, a string sent each time anew) share one: a new sender per
+        #: firing builds no plan, and the cache of senders holds no plan of its own.
+        self.plans: BoundedCache[str, dict[str, FiringPlan]] = BoundedCache(MAX_SENDERS_PER_SIGNAL)
         #: The same for every counted firing of this signal: built once.
         self.count_route = Route(Action.COUNT, self, "", False)
 
@@ -125,8 +131,12 @@ class SenderFacts:
             Route(Action.TRACE, facts, label, False, self),
             Route(Action.TRACE, facts, label, True, self),
         )
-        #: Method name -> the plan of the last firing sent with it.
-        self.plans: dict[str, FiringPlan] = {}
+        #: Method name -> the plan of the last firing sent with it (shared by the senders
+        #: with this label: ``SignalFacts.plans``).
+        plans = facts.plans.get(label)
+        self.plans: dict[str, FiringPlan] = (
+            plans if plans is not None else facts.plans.put(label, {})
+        )
 
 
 class ReceiverFacts:

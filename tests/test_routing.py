@@ -289,6 +289,16 @@ def test_a_configuration_change_is_seen_at_the_next_firing(
     assert names_sent(signal, exporter) == ["tests.test_routing.on_order", "unnamed_signal send"]
 
 
+def test_senders_with_one_label_share_one_plan(exporter: InMemorySpanExporter) -> None:
+    # A new instance per firing, or a string sender (labelled anew each time), builds no plan
+    # of its own: the cache of senders would otherwise hold thousands of them.
+    shops = [Shop(), Shop()]
+    plan = plan_of(order_placed, shops[0], on_order)
+    assert plan_of(order_placed, shops[1], on_order) is plan
+    assert plan_of(order_placed, "shop", on_order) is plan_of(order_placed, "shop", on_order)
+    assert plan_of(order_placed, "shop", on_order) is not plan  # another label
+
+
 def test_a_bound_method_receiver_keeps_its_plan(exporter: InMemorySpanExporter) -> None:
     listener = Listener()
     first = plan_of(order_placed, Shop, listener.on_order)
