@@ -218,19 +218,27 @@ def test_a_firing_that_cannot_start_runs_untraced(
 # --- counts ------------------------------------------------------------------------------------
 
 
-def count_the_long_way() -> None:
-    """A signal's first counted firing goes the long way, and plans the next ones."""
+def count_the_long_way(scope: Scope | None = None) -> None:
+    """Count ``order_placed`` (on ``scope``, given a span: any span, counts need one): the
+    signal's first counted firing goes the long way, and plans the next ones."""
+    signal_tracing.instrument(policies={PATH: "count"})
+    if scope is not None:
+        scope.span = object()  # type: ignore[assignment]
     firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
     assert isinstance(firing, UntracedFiring)
     firing.finish(None)
 
 
+def count_on(scope: Scope) -> int:
+    """The number of firings counted on ``scope`` (of its one signal and sender)."""
+    [(count, _total_ns, _name, _label)] = scope.counts.values()  # type: ignore[union-attr]
+    return int(count)
+
+
 def test_a_counted_firing_is_its_count_on_the_enclosing_span(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]  # any span: counts need one
-    count_the_long_way()
+    count_the_long_way(in_scope)
     opened = [open_firing(order_placed, "shop", {}, SEND, [first], []) for _ in range(3)]
     # Nothing is made per firing: each is the same count, which the sending method adds to.
     [count] = in_scope.counts.values()  # type: ignore[union-attr]
@@ -266,7 +274,6 @@ def test_a_counted_firing_sent_adds_one_and_its_time_to_the_enclosing_span(
 def test_a_counted_firing_outside_any_span_runs_as_django_runs_it(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
-    signal_tracing.instrument(policies={PATH: "count"})
     count_the_long_way()
     assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
     assert in_scope.counts is None
@@ -276,25 +283,19 @@ def test_a_counted_firing_under_a_sampled_out_span_runs_as_django_runs_it(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
     # An unsampled request: its span is never given the counts, so none are kept.
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]
-    count_the_long_way()
+    count_the_long_way(in_scope)
     in_scope.sampled_out = True
     assert open_firing(order_placed, "shop", {}, SEND, [first], []) is None
-    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 1
+    assert count_on(in_scope) == 1
 
 
 def test_a_counted_firing_without_live_receivers_is_not_counted(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
     # What Django's sender cache has no entry for yet, or a signal that does not cache.
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]
-    count_the_long_way()
+    count_the_long_way(in_scope)
     assert open_firing(order_placed, "shop", {}, SEND, [], []) is None
-    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 1
+    assert count_on(in_scope) == 1
 
 
 def test_a_counted_firing_a_recording_sees_is_counted_there_too(
@@ -314,15 +315,12 @@ def test_a_counted_firing_a_recording_sees_is_counted_there_too(
 def test_a_policy_changed_at_run_time_takes_effect_at_the_next_firing(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]
-    count_the_long_way()
+    count_the_long_way(in_scope)
     assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
     signal_tracing.instrument(policies={PATH: "span"})
     firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
     assert isinstance(firing, FiringNode)
     firing.finish(None)
-    signal_tracing.instrument(policies={PATH: "count"})
     count_the_long_way()
     assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
 
@@ -344,9 +342,7 @@ def test_only_a_signal_counted_under_the_configuration_in_force_is_planned(
 def test_a_hook_installed_on_a_counted_signal_runs_from_its_next_firing(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]
-    count_the_long_way()
+    count_the_long_way(in_scope)
     assert isinstance(open_firing(order_placed, "shop", {}, SEND, [first], []), list)
     hook = Hook()
     firings.set_hook(order_placed, hook)
@@ -354,16 +350,13 @@ def test_a_hook_installed_on_a_counted_signal_runs_from_its_next_firing(
     assert isinstance(firing, UntracedFiring)
     firing.finish(None)
     assert hook.calls == [("before", "send"), ("after", ("state", None))]
-    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 2
+    assert count_on(in_scope) == 2
 
 
 def test_a_signal_is_never_taken_for_another_that_had_its_id(
     exporter: InMemorySpanExporter, in_scope: Scope
 ) -> None:
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]
-    count_the_long_way()
+    count_the_long_way(in_scope)
     other = Signal()
     # What a collected counted signal's plan would look like to a new signal at its address.
     firings._plans[id(other)] = firings._plans[id(order_placed)]
@@ -391,8 +384,7 @@ def test_a_counted_signal_and_its_sender_are_not_kept_alive(
     signal.connect(receiver)
     for _ in range(3):  # the long way, then the short way
         signal.send(sender=sender)
-    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 3
+    assert count_on(in_scope) == 3
     signal_ref, sender_ref = weakref.ref(signal), weakref.ref(sender)
     del signal, sender, receiver
     gc.collect()
@@ -430,9 +422,7 @@ def test_a_failure_on_the_counted_path_is_reported_and_the_firing_goes_the_long_
     def broken(*args: Any) -> Any:
         raise RuntimeError("bug")
 
-    signal_tracing.instrument(policies={PATH: "count"})
-    in_scope.span = object()  # type: ignore[assignment]
-    count_the_long_way()
+    count_the_long_way(in_scope)
     monkeypatch.setattr(firings, "_node_now", broken)
     with caplog.at_level(logging.WARNING, logger="signal_tracing"):
         firing = open_firing(order_placed, "shop", {}, SEND, [first], [])
@@ -446,8 +436,7 @@ def test_a_failure_on_the_counted_path_is_reported_and_the_firing_goes_the_long_
         "signal_tracing failed in planning a firing",
     ]
     assert firings._plans == {}
-    [(count, _total_ns, _name, _label)] = in_scope.counts.values()  # type: ignore[union-attr]
-    assert count == 2
+    assert count_on(in_scope) == 2
 
 
 def test_a_firing_has_a_record_only_when_something_reads_records(
