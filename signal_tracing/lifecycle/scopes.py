@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
 from signal_tracing import attributes as attrs
@@ -68,7 +68,23 @@ class RequestScope(LifecycleScope):
     )
 
     def __init__(self, method_name: str, span: Any, parent: Node | None) -> None:
-        super().__init__("request", method_name, span, parent)
+        # Every slot of the bases is set here, as their __init__ methods set it: one per
+        # request, and five chained calls cost more than the rest of it.
+        self.parent = parent
+        self.span = span
+        self.otel_context = None
+        self.sampled_out = None
+        self._root = parent.root if parent is not None else None
+        self.counts = None
+        self.spans_started = 0
+        self.spans_dropped = 0
+        self.kind = "request"
+        self.name = method_name
+        self.storms = None
+        self.closed = False
+        self.open_ref = None
+        self.saved_node = None
+        self.saved_context = None
         self.method_name = method_name
         #: How many ``get_response`` calls for this request are running (views may nest).
         self.in_handler = 0
@@ -186,7 +202,9 @@ def enter(scope: LifecycleScope) -> None:
         # sampled out is known now (firings beneath ask, see spans.parent_is_sampled_out).
         context = scope.otel_context = trace.set_span_in_context(span, saved_context)
         span_context = span.get_span_context()
-        scope.sampled_out = not span_context.trace_flags.sampled and span_context.is_valid
+        scope.sampled_out = (
+            not span_context.trace_flags & TraceFlags.SAMPLED and span_context.is_valid
+        )
         otel_context.attach(context)
     scope.open_ref = weakref.ref(scope, _open.discard)
     _open.add(scope.open_ref)
@@ -213,7 +231,8 @@ def close(
         try:
             if span.is_recording():  # a sampled-out span: nothing to work out for it
                 scope.before_close()
-                spans.flush_node(scope)
+                if scope.counts or scope.spans_dropped or scope.storms is not None:
+                    spans.flush_node(scope)
                 if error is not None:
                     spans.record_error(
                         span,
