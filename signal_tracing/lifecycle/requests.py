@@ -237,12 +237,12 @@ def _carries_scope(scope: Mapping[str, Any], names: frozenset[bytes]) -> bool:
     return any(name.lower() in names for name, _value in _SCOPE_GETTER.headers(scope))
 
 
-def _remote_parent(named: Mapping[str, Any]) -> Context | None:
+def _remote_parent(named: Mapping[str, Any], current: Context | None = None) -> Context | None:
     """Return the caller's context, read by the global propagator from the request's headers.
 
     The propagator is not asked when none of the headers it reads (its ``fields``) is in the
     request: what it would return then is the empty context, as ``propagate.extract`` without
-    a context does.
+    a context does (``current`` when that is an empty one already).
     """
     propagator = propagate.get_global_textmap()
     headers = _propagated
@@ -252,7 +252,7 @@ def _remote_parent(named: Mapping[str, Any]) -> Context | None:
     if type(environ) is dict or isinstance(environ, Mapping):
         keys = headers.environ_keys
         if keys is not None and environ.keys().isdisjoint(keys):
-            return Context()
+            return current if current is not None and not current else Context()
         return propagator.extract(environ, getter=_ENVIRON_GETTER)
     scope = named.get("scope")
     if type(scope) is dict or isinstance(scope, Mapping):
@@ -354,25 +354,26 @@ class RequestStarted:
             method_name, attributes = _request_facts(named, config.max_attribute_length)
         span: Span | None = None
         emitter = running.emitter
+        # Starting a span does not change the current context: the scope stands in for this.
+        current = otel_context.get_current()
         if _excluded_path(path, config.exclude_request_paths):
             # Not traced at all (the toolbar's own requests, health checks): an unsampled
             # span is made current, so neither our firings nor other instrumentations
             # start spans of their own under it.
             span = _unsampled_span()
         elif emitter is not None and (parent is None or may_start_span(parent)):
-            current = otel_context.get_current()
             # An empty context holds no span: the usual case needs no more asking.
             if current and trace.get_current_span(current).get_span_context().is_valid:
                 span = emitter.tracer.start_span(method_name, attributes=attributes)
             else:
                 span = emitter.tracer.start_span(
                     method_name,
-                    context=_remote_parent(named),
+                    context=_remote_parent(named, current),
                     kind=SpanKind.SERVER,
                     attributes=attributes,
                 )
         scope = RequestScope(method_name, span, parent)
-        enter(scope)
+        enter(scope, current)
         return scope
 
     def after(self, state: RequestScope | None, error: BaseException | None) -> None:
@@ -392,7 +393,9 @@ class RequestFinished:
     ) -> tuple[RequestScope, object | None] | None:
         # A response closed while the view still runs (one the view made and closed itself)
         # does not end the request.
-        scope = _handling()
+        scope = current_node.get()
+        if type(scope) is not RequestScope or scope.closed:  # not the usual case
+            scope = _handling()
         if scope is None or scope.in_handler:
             return None
         # An outer WSGI instrumentation restores its own context when the application returns,
@@ -460,6 +463,16 @@ def _note_route(scope: RequestScope, request: Any) -> None:
     _note_outcome(scope, request, None)
 
 
+#: (method, route, MAX_ATTRIBUTE_LENGTH) -> the span name and the http.route value: a site
+#: has a few routes, and formatting the name costs as much as the rest of noting it.
+_route_names: Final[BoundedCache[tuple[str, str, int], tuple[str, str]]] = BoundedCache(256)
+
+
+def _route_name(method_name: str, route: str, limit: int) -> tuple[str, str]:
+    route = truncate(route, limit)
+    return attrs.REQUEST_SPAN_NAME.format(method=method_name, route=route), route
+
+
 def _note_outcome(scope: RequestScope, request: Any, response: Any) -> None:
     """Name the span after the resolved route and note the response's status, if any."""
     scope.route_noted = True
@@ -468,9 +481,17 @@ def _note_outcome(scope: RequestScope, request: Any, response: Any) -> None:
         return
     try:
         route = getattr(getattr(request, "resolver_match", None), "route", None)
-        if isinstance(route, str) and route:
-            route = truncate(route, running.config.max_attribute_length)
-            scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
+        if type(route) is str and route:
+            key = (scope.method_name, route, running.config.max_attribute_length)
+            named = _route_names.get(key)
+            if named is None:
+                named = _route_names.put(key, _route_name(*key))
+        elif isinstance(route, str) and route:  # never hashed: it could be anything
+            named = _route_name(scope.method_name, route, running.config.max_attribute_length)
+        else:
+            named = None
+        if named is not None:
+            scope.name, route = named
             span.update_name(scope.name)
             span.set_attribute(attrs.HTTP_ROUTE, route)
     except Exception:  # the status is still worth noting

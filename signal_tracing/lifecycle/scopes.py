@@ -191,10 +191,13 @@ def may_start_span(parent: Node | None) -> bool:
     return parent.take_span_slot(current_config().max_spans_per_trace)
 
 
-def enter(scope: LifecycleScope) -> None:
-    """Make ``scope`` current in this context until :func:`close`."""
+def enter(scope: LifecycleScope, current: Context | None = None) -> None:
+    """Make ``scope`` current in this context until :func:`close`.
+
+    ``current`` is the current OpenTelemetry context, if the caller has just read it.
+    """
     scope.saved_node = current_node.get()
-    saved_context = scope.saved_context = otel_context.get_current()
+    saved_context = scope.saved_context = otel_context.get_current() if current is None else current
     current_node.set(scope)
     span = scope.span
     if span is not None:
