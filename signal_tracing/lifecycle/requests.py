@@ -537,16 +537,11 @@ def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
     if response is not None:
         # The same if they are switched off while the server sends the body: closing the
         # response restores this context (before request_finished, which is then not ours).
-        patches.call_on_close(response, functools.partial(_leave_if_closed, scope))
+        patches.call_on_close(response, scope.leave_if_closed)
     if scope.sampled_out:  # nothing records the route or the status
         scope.route_noted = True
     else:
         _note_outcome(scope, request, response)
-
-
-def _leave_if_closed(scope: RequestScope) -> None:
-    if scope.closed:
-        leave(scope)
 
 
 def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:

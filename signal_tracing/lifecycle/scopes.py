@@ -97,6 +97,11 @@ class RequestScope(LifecycleScope):
         self.cancelled = False
         self.error_recorded = False
 
+    def leave_if_closed(self) -> None:
+        """Put back this context's values if the scope was closed elsewhere meanwhile."""
+        if self.closed:
+            leave(self)
+
 
 class CommandScope(LifecycleScope):
     """One management command's ``execute()``."""
@@ -129,15 +134,17 @@ class TestScope(LifecycleScope):
 
 #: Scopes open anywhere, so that stopping can end those whose closing hook goes away: weak
 #: references, each taking itself out when its scope dies (a WeakSet's bookkeeping, without
-#: the Python code it runs per request).
-_open: Final[set[weakref.ref[LifecycleScope]]] = set()
+#: the Python code it runs per request). Taking a scope out is also what decides who closes
+#: it, see :func:`close`.
+_open: Final[dict[weakref.ref[LifecycleScope], None]] = {}
 
 
 def open_scopes() -> list[LifecycleScope]:
     """Return the scopes open now, in any thread or task."""
-    return [scope for scope in (ref() for ref in _open.copy()) if scope is not None]
+    return [scope for scope in (ref() for ref in list(_open)) if scope is not None]
 
 
+#: Decides who closes a scope that was never entered (one that was, see :func:`close`).
 _close_lock: Final = threading.Lock()
 
 
@@ -209,8 +216,8 @@ def enter(scope: LifecycleScope, current: Context | None = None) -> None:
             not span_context.trace_flags & TraceFlags.SAMPLED and span_context.is_valid
         )
         otel_context.attach(context)
-    scope.open_ref = weakref.ref(scope, _open.discard)
-    _open.add(scope.open_ref)
+    scope.open_ref = ref = weakref.ref(scope, _open.pop)
+    _open[ref] = None
 
 
 def close(
@@ -221,14 +228,21 @@ def close(
     A scope already closed elsewhere (``uninstrument()`` ends open request spans from its own
     thread) is still left here: only this context can put back its own values.
     """
-    with _close_lock:
-        already_closed = scope.closed
-        scope.closed = True
+    ref = scope.open_ref
+    if ref is not None:
+        # Whoever takes it out of the open scopes closes it (dict.pop is atomic, and cheaper
+        # than a lock). Its reference goes too, so that its death calls nothing back.
+        already_closed = _open.pop(ref, ref) is not None
+        if not already_closed:
+            scope.closed = True
+            scope.open_ref = None
+    else:  # never entered, or closed already (then ``closed`` was set before this)
+        with _close_lock:
+            already_closed = scope.closed
+            scope.closed = True
     if already_closed:
         leave(scope)
         return False
-    if scope.open_ref is not None:
-        _open.discard(scope.open_ref)
     span = scope.span
     if span is not None:
         try:

@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from signal_tracing.lifecycle.scopes import (
@@ -92,3 +92,27 @@ def test_a_request_scope_starts_as_its_bases_start_a_scope(nested: bool) -> None
         request.cancelled,
         request.error_recorded,
     ) == ("GET", 0, None, None, False, False, False)
+
+
+@pytest.mark.parametrize("entered", [True, False])
+def test_a_scope_is_closed_once_however_often_it_is_closed(entered: bool) -> None:
+    ended: list[str] = []
+
+    class Recording(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            ended.append(span.name)
+
+    provider = TracerProvider()
+    provider.add_span_processor(Recording())
+    span = provider.get_tracer(__name__).start_span("once")
+
+    def close_twice() -> tuple[bool, bool, list[str]]:
+        scope = CommandScope("command", "once", span, None)
+        if entered:
+            enter(scope)
+        return close(scope), close(scope), [scope.name for scope in open_scopes()]
+
+    first, second, still_open = contextvars.copy_context().run(close_twice)
+
+    assert (first, second, ended) == (True, False, ["once"])
+    assert "once" not in still_open
