@@ -483,15 +483,17 @@ def _note_outcome(scope: RequestScope, request: Any, response: Any) -> None:
         route = getattr(getattr(request, "resolver_match", None), "route", None)
         if type(route) is str and route:
             key = (scope.method_name, route, running.config.max_attribute_length)
-            named = _route_names.get(key)
-            if named is None:
-                named = _route_names.put(key, _route_name(*key))
+            name_and_route = _route_names.get(key)
+            if name_and_route is None:
+                name_and_route = _route_names.put(key, _route_name(*key))
         elif isinstance(route, str) and route:  # never hashed: it could be anything
-            named = _route_name(scope.method_name, route, running.config.max_attribute_length)
+            name_and_route = _route_name(
+                scope.method_name, route, running.config.max_attribute_length
+            )
         else:
-            named = None
-        if named is not None:
-            scope.name, route = named
+            name_and_route = None
+        if name_and_route is not None:
+            scope.name, route = name_and_route
             span.update_name(scope.name)
             span.set_attribute(attrs.HTTP_ROUTE, route)
     except Exception:  # the status is still worth noting
