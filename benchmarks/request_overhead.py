@@ -1,13 +1,13 @@
 """Instructions per request: the example site's ``POST /api/sms/code/``, traced many ways.
 
-Run: ``python benchmarks/request_overhead.py [--requests N] [--write]``. Each variant runs in a
-process of its own under valgrind's callgrind, which counts the instructions of the measured
-requests only (everything inside ``functools.reduce``): start-up, migrations and warm-up
-requests are not counted. The request goes through the example site's whole middleware stack
-as a WSGI server would call it (``request_started`` and ``request_finished`` included, with
-Django's ``close_old_connections``), with a new mobile number each time, the in-memory SMS
-gateway and in-memory SQLite. ``--write`` puts the table in benchmarks/RESULTS.md (between
-the markers of its "Requests" section).
+Run: ``python benchmarks/request_overhead.py [--requests N] [--seeds N] [--write]``. Each
+variant runs in a process of its own under valgrind's callgrind, which counts the instructions
+of the measured requests only (everything inside ``functools.reduce``): start-up, migrations
+and warm-up requests are not counted. The request goes through the example site's whole
+middleware stack as a WSGI server would call it (``request_started`` and ``request_finished``
+included, with Django's ``close_old_connections``), with a new mobile number each time, the
+in-memory SMS gateway and in-memory SQLite. ``--write`` puts the table in
+benchmarks/RESULTS.md (between the markers of its "Requests" section).
 """
 
 from __future__ import annotations
@@ -229,6 +229,10 @@ def replay_spans(
     return floor_request
 
 
+#: Spans the exporter's queue holds before it wakes its thread (more than any run emits).
+_QUEUE_SIZE = 1_000_000
+
+
 def _global_provider(sampled: bool) -> None:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -244,7 +248,18 @@ def _global_provider(sampled: bool) -> None:
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
-    provider.add_span_processor(BatchSpanProcessor(DoNothingExporter()))
+    # The exporter's thread must not wake while requests are counted: on its timer (5 s of
+    # wall clock, a few requests under valgrind) each wake-up hands the GIL back and forth,
+    # which moved a request's count by up to 40,000 instructions between runs of one commit.
+    # With no timer and a batch larger than any run's spans, it wakes only at exit.
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            DoNothingExporter(),
+            schedule_delay_millis=24 * 3600 * 1000,
+            max_queue_size=_QUEUE_SIZE,
+            max_export_batch_size=_QUEUE_SIZE,
+        )
+    )
     trace.set_tracer_provider(provider)
 
 
@@ -310,8 +325,13 @@ def _migrate_into(path: str) -> None:
 
 
 def count_instructions(
-    variant: Variant, database: str, requests: int, spans_file: str | None = None
+    variant: Variant, database: str, requests: int, spans_file: str | None = None, seed: int = 0
 ) -> int:
+    """Instructions of ``requests`` requests under ``variant``, in a process of its own.
+
+    The process's hash seed is fixed: with a random one, the same commit's count moved by
+    ≈ 10,000 instructions per request between runs (dict and set layouts differ).
+    """
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -327,7 +347,8 @@ def count_instructions(
         str(requests),
         *(["--spans", spans_file] if spans_file is not None else []),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    environment = {**os.environ, "PYTHONHASHSEED": str(seed)}
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     match = re.search(r"Collected : (\d+)", result.stderr)
     if result.returncode or match is None:
         raise RuntimeError(f"{variant.name}: callgrind failed:\n{result.stderr[-3000:]}")
@@ -364,6 +385,9 @@ def write_results(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="average over hash seeds 0..N-1 (one process each)"
+    )
     parser.add_argument("--variants", nargs="*", default=[variant.name for variant in VARIANTS])
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--measure")
@@ -406,9 +430,11 @@ def main() -> None:
                     check=True,
                     capture_output=True,
                 )
-            per_request[name] = (
-                count_instructions(variant, database, args.requests, spans_file) / args.requests
-            )
+            counts = [
+                count_instructions(variant, database, args.requests, spans_file, seed)
+                for seed in range(args.seeds)
+            ]
+            per_request[name] = sum(counts) / len(counts) / args.requests
             print(f"  {name}: {per_request[name]:,.0f}", flush=True)
     text = table(per_request)
     print(text)

@@ -446,7 +446,9 @@ def count_instructions(workload_index: int, variant: Variant, scale: float) -> i
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "BENCH_DATABASE": _template_database()},
+        # A fixed hash seed: with a random one, dict and set layouts (and so the count) differ
+        # from one process to the next.
+        env={**os.environ, "BENCH_DATABASE": _template_database(), "PYTHONHASHSEED": "0"},
     )
     match = re.search(r"Collected : (\d+)", result.stderr)
     if match is None:

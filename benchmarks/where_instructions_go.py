@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--match", nargs="*", default=[])
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()
-    env = dict(os.environ)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # as the benchmarks run it
     if args.benchmark == "request":
         import request_overhead
 
