@@ -348,6 +348,9 @@ def defined_by_django(receiver_name: str) -> bool:
 
 
 _signals: Final[BoundedCache[int, SignalFacts]] = BoundedCache(MAX_SIGNALS)
+#: id(signal) -> its facts if cached (check ``facts.ref() is signal``): bound once, for the
+#: firings that read it inline.
+cached_signal_facts: Final = _signals.get
 #: Sender label -> excluded by EXCLUDE_SENDERS (labels are low-cardinality by construction).
 _excluded_labels: Final[BoundedCache[str, bool]] = BoundedCache(MAX_SENDER_LABELS)
 _receivers: Final[BoundedCache[ReceiverIdentity, ReceiverFacts]] = BoundedCache(MAX_RECEIVERS)
