@@ -180,6 +180,8 @@ def open_firing(
                     sampled_out = node.sampled_out
                     if sampled_out is None:
                         sampled_out = emitter.parent_is_sampled_out(node)
+                elif context is spans.dropped_context():  # a dropped root firing's
+                    sampled_out = True
                 elif context:  # a span of someone else's may be current
                     span_context = trace.get_current_span(context).get_span_context()
                     sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
@@ -741,45 +743,32 @@ def _reset_tokens(node: CallNode | FiringNode) -> None:
         node.node_token = None
 
 
-class DroppedFiring(Budget):
-    """A root firing its sampler dropped: nothing is recorded, and no span of its own.
+class DroppedFiring:
+    """A root firing its sampler dropped: nothing is recorded, and no span or node of ours.
 
     The dropped span stays current while the receivers run, so that what they send (through
-    us or another instrumentation) knows at once that the trace is dropped, and this node is
-    current with it: our firings read "sampled out" from the node instead of asking
-    OpenTelemetry. It has no parent and no span, so count-policy firings under it have
-    nowhere to go either (``routing.route``). A root, it holds the span budget of what opens
-    beneath it (a management command called from a receiver), as a scope would.
+    us or another instrumentation) knows at once that the trace is dropped. No node of ours
+    is made current (a context variable set and reset cost as much as the span's own): our
+    firings beneath it read "sampled out" from the OpenTelemetry context, which they read
+    anyway, and the context it made current is noted (``spans.dropped_context``) so that
+    they know without asking OpenTelemetry. Whatever made its tracer not record it (the
+    sampler, or no SDK at all), nothing beneath it is recorded either. With no node of ours
+    current, count-policy firings under it have nowhere to go (``routing.route``), and a
+    scope opened beneath it (a command called from a receiver) is a root of its own.
     """
 
-    __slots__ = ("hook", "hook_state", "node_token", "otel_token")
+    __slots__ = ("hook", "hook_state", "otel_token")
 
     def __init__(self, span: Span, context: otel_context.Context | None) -> None:
-        # Node's and Budget's fields, set here rather than through their two __init__s: this
-        # runs for every root firing of a process whose sampler drops them (a test checks
-        # that every slot is set).
-        self.parent = None
-        self.span = None
-        self._root = None
-        self.counts = None
-        self.spans_started = 0
-        self.spans_dropped = 0
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
-        # Whatever made its tracer not record it (the sampler, or no SDK at all), nothing
-        # beneath it is recorded either: known without reading the span's flags.
-        self.sampled_out = True
-        self.node_token: Any = current_node.set(self)
         # spans.attach, inline, on the context that was current (None: read it again).
-        attached = self.otel_context = trace.set_span_in_context(span, context)
-        self.otel_token: Any = otel_context.attach(attached)
+        attached = trace.set_span_in_context(span, context)
+        spans.dropped_context = weakref.ref(attached)
+        self.otel_token = otel_context.attach(attached)
 
     def finish(self, error: BaseException | None) -> None:
         otel_context.detach(self.otel_token)  # logs its own failure (opentelemetry.context)
-        try:
-            current_node.reset(self.node_token)
-        except Exception:
-            report_tracer_failure("restoring the current firing")
         if self.hook is not None:
             _hook_after(self.hook, self.hook_state, error)
 

@@ -632,7 +632,8 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     def sends_nested(sender: Any, **kwargs: Any) -> None:
         nodes.append(current_node.get())
         routes.append(firings.route(nested, "inside"))
-        # A scope opened beneath it (a command called from a receiver) has a span budget.
+        # A scope opened beneath it (a command called from a receiver) is a root of its own,
+        # with a span budget.
         scope = Scope("command", "manage.py inside", None, parent=current_node.get())
         assert [scope.take_span_slot(1), scope.take_span_slot(1)] == [True, False]
 
@@ -648,32 +649,11 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     finally:
         order_placed.disconnect(sends_nested)
     assert [route.action for route in routes] == [Action.PLAIN, Action.PLAIN]
-    # The nested firing read "sampled out" from the dropped firing's node.
-    assert nodes == [firing]
-    assert firing.sampled_out is True
+    # No node of ours: the nested firing read "sampled out" from the context it made current.
+    assert nodes == [None]
     assert exporter.get_finished_spans() == ()
     assert current_node.get() is None
     assert otel_context.get_current() is context_before
-
-
-def test_a_dropped_root_firing_sets_every_field_of_a_node() -> None:
-    # DroppedFiring sets Node's and Budget's fields itself (no __init__ chain on this path).
-    from opentelemetry.trace import INVALID_SPAN
-
-    firing = firings.DroppedFiring(INVALID_SPAN, None)
-    try:
-        slots = {
-            name
-            for cls in type(firing).__mro__
-            for name in getattr(cls, "__slots__", ())
-            if name != "__weakref__"
-        }
-        for name in slots:
-            getattr(firing, name)  # raises AttributeError if a field was left unset
-        assert firing.root is firing
-        assert [firing.take_span_slot(1), firing.take_span_slot(1)] == [True, False]
-    finally:
-        firing.finish(None)
 
 
 def test_what_a_root_firing_its_tracer_does_not_record_sends_runs_plain() -> None:
@@ -760,3 +740,25 @@ def test_a_root_firing_settled_from_its_plan_is_dropped_as_the_first_was() -> No
     assert exporter.get_finished_spans() == ()
     assert current_node.get() is None
     assert otel_context.get_current() is context_before
+
+
+def test_the_context_a_dropped_root_firing_made_current_is_not_kept_alive() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from signal_tracing import spans
+
+    signal_tracing.instrument(tracer_provider=TracerProvider(sampler=ALWAYS_OFF))
+    held: list[Any] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        held.append(otel_context.get_current())
+
+    firing = open_firing(order_placed, "shop", {}, SEND, [receiver], [])
+    assert isinstance(firing, firings.DroppedFiring)
+    receiver(None)
+    firing.finish(None)
+    assert spans.dropped_context() is held[0]
+    held.clear()
+    gc.collect()
+    assert spans.dropped_context() is None
