@@ -155,15 +155,36 @@ def open_firing(
             return _new_count(node, signal, sender)
     except Exception:
         report_tracer_failure("counting a firing")  # and the long way decides
-    # Any other firing of a span-policy signal, when nothing records, counts receiver calls
-    # or hooks it, is settled here from what the long way left: its signal's and sender's
-    # facts and the plan of its shape. The answer is the long way's (``route`` then
-    # ``start_firing``), read once: sampled out is Django's loop alone, and a plan that fits
-    # goes straight to ``start_firing`` with the node and OpenTelemetry context read here.
-    # Anything not settled (a first firing, an excluded sender, a node whose context is no
-    # longer the current one...) goes the long way.
+    # Any other firing, when nothing records, counts receiver calls or hooks it, is settled
+    # here if it can be, as the long way (``route`` then ``start_firing``) would settle it,
+    # from what that left: under a sampled-out span, whatever the signal, Django's loop
+    # alone; for a span-policy signal, its signal's and sender's facts and the plan of its
+    # shape, which goes straight to ``start_firing`` with the node and OpenTelemetry context
+    # read here. Anything else (a first firing, an excluded sender, another policy...) goes
+    # the long way.
     try:
-        if plan is None and not running.captures and (not _hooks or signal_id not in _hooks):
+        if (
+            plan is None
+            and not running.captures
+            and (not _hooks or signal_id not in _hooks)
+            and not _recordings_now()
+            and call_counts.active is None
+        ):
+            node = _node_now()
+            context = _otel_context_now()
+            if node is not None and node.otel_context is context:
+                sampled_out = node.sampled_out
+                if sampled_out is None:
+                    sampled_out = SpanEmitter.parent_is_sampled_out(node)
+            elif context is spans.dropped_context():  # a dropped root firing's
+                sampled_out = True
+            elif context:  # a span of someone else's may be current
+                span_context = trace.get_current_span(context).get_span_context()
+                sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+            else:  # nothing at all is current
+                sampled_out = False
+            if sampled_out:
+                return None
             facts = cached_signal_facts(signal_id)
             emitter = running.emitter
             if (
@@ -171,24 +192,7 @@ def open_firing(
                 and facts.policy is _SPAN
                 and emitter is not None
                 and facts.ref() is signal
-                and not _recordings_now()
-                and call_counts.active is None
             ):
-                node = _node_now()
-                context = _otel_context_now()
-                if node is not None and node.otel_context is context:
-                    sampled_out = node.sampled_out
-                    if sampled_out is None:
-                        sampled_out = emitter.parent_is_sampled_out(node)
-                elif context is spans.dropped_context():  # a dropped root firing's
-                    sampled_out = True
-                elif context:  # a span of someone else's may be current
-                    span_context = trace.get_current_span(context).get_span_context()
-                    sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
-                else:  # nothing at all is current
-                    sampled_out = False
-                if sampled_out:
-                    return None
                 entry = facts.none_sender if sender is None else facts.senders.get(id(sender))
                 if (
                     entry is not None
