@@ -51,6 +51,8 @@ class Variant:
     sdk: str | None = None
     otel_django: bool = False
     sentry: bool = False
+    #: A signal_tracing variant whose spans this one emits by hand (see ``replay_spans``).
+    floor_of: str | None = None
 
 
 VARIANTS = (
@@ -62,6 +64,17 @@ VARIANTS = (
     Variant("opentelemetry-instrumentation-django", sdk="on", otel_django=True),
     Variant("both", signal_tracing={}, sdk="on", otel_django=True),
     Variant("sentry-sdk signals_spans", sentry=True),
+    # What the OpenTelemetry SDK alone charges for the spans a signal_tracing variant emits:
+    # the same spans (names, kinds, attributes, nesting, each made current) started and ended
+    # straight through the API around the untraced request, with nothing worked out. No
+    # tracer that emits those spans through the API can cost less.
+    Variant("SDK floor: the defaults' 5 spans", sdk="on", floor_of="signal_tracing defaults"),
+    Variant("SDK floor: the lean 3 spans", sdk="on", floor_of="signal_tracing, lean"),
+    Variant(
+        "SDK floor: the request span alone",
+        sdk="on",
+        floor_of="signal_tracing, request span alone",
+    ),
 )
 BY_NAME = {variant.name: variant for variant in VARIANTS}
 
@@ -69,8 +82,13 @@ BY_NAME = {variant.name: variant for variant in VARIANTS}
 # --- one variant, in this process -------------------------------------------------------------
 
 
-def set_up(variant: Variant, database: str) -> Callable[[int], None]:
-    """Configure the process as ``variant`` says; return the function that makes one request."""
+def set_up(
+    variant: Variant, database: str, spans: list[dict[str, Any]] | None = None
+) -> Callable[[int], None]:
+    """Configure the process as ``variant`` says; return the function that makes one request.
+
+    ``spans`` (a floor variant's, from ``capture_spans``) are emitted around each request.
+    """
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.request_settings"
     if variant.signal_tracing is not None:
         os.environ["BENCH_SIGNAL_TRACING"] = json.dumps(variant.signal_tracing)
@@ -121,7 +139,94 @@ def set_up(variant: Variant, database: str) -> Callable[[int], None]:
         if statuses != ["201 Created"]:
             raise RuntimeError(f"POST /api/sms/code/ answered {statuses}")
 
+    if spans is not None:
+        return replay_spans(spans, one_request)
     return one_request
+
+
+# --- the SDK floor ----------------------------------------------------------------------------
+
+
+def capture_spans(variant: Variant, database: str) -> list[dict[str, Any]]:
+    """The spans one request exports under ``variant``, as plain data, parents first."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    one_request = set_up(Variant(variant.name, signal_tracing=variant.signal_tracing), database)
+    for number in range(5):
+        one_request(number)
+    exporter.clear()
+    one_request(5)
+    finished = sorted(exporter.get_finished_spans(), key=lambda span: span.start_time or 0)
+    index = {span.context.span_id: position for position, span in enumerate(finished)}
+    return [
+        {
+            "name": span.name,
+            "kind": span.kind.name,
+            "attributes": {
+                key: list(value) if isinstance(value, tuple) else value
+                for key, value in (span.attributes or {}).items()
+            },
+            "parent": index.get(span.parent.span_id) if span.parent is not None else None,
+        }
+        for span in finished
+    ]
+
+
+def replay_spans(
+    spans: list[dict[str, Any]], one_request: Callable[[int], None]
+) -> Callable[[int], None]:
+    """Wrap ``one_request``: each call emits ``spans`` through the API, the request inside.
+
+    Every attribute is given when its span starts (the cheapest way the SDK takes them), and
+    each span is current while its children are emitted, as a tracer's would be.
+    """
+    from opentelemetry import context, trace
+    from opentelemetry.trace import SpanKind
+
+    tracer = trace.get_tracer("floor")
+    children: dict[int | None, list[int]] = {}
+    for position, span in enumerate(spans):
+        children.setdefault(span["parent"], []).append(position)
+    prepared = [
+        (
+            span["name"],
+            SpanKind[span["kind"]],
+            {
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in span["attributes"].items()
+            },
+        )
+        for span in spans
+    ]
+
+    def emit(position: int, inside: Callable[[], None] | None) -> None:
+        name, kind, attributes = prepared[position]
+        span = tracer.start_span(name, kind=kind, attributes=attributes)
+        token = context.attach(trace.set_span_in_context(span))
+        for child in children.get(position, ()):
+            emit(child, None)
+        if inside is not None:
+            inside()
+        context.detach(token)
+        span.end()
+
+    roots = children.get(None, [])
+
+    def floor_request(number: int) -> None:
+        for position, root in enumerate(roots):
+            # The request runs inside the first root (the request span), as it would.
+            emit(root, functools.partial(one_request, number) if position == 0 else None)
+        if not roots:
+            one_request(number)
+
+    return floor_request
 
 
 def _global_provider(sampled: bool) -> None:
@@ -161,8 +266,10 @@ def _sentry() -> None:
     )
 
 
-def measure(variant: Variant, database: str, requests: int) -> None:
-    one_request = set_up(variant, database)
+def measure(
+    variant: Variant, database: str, requests: int, spans: list[dict[str, Any]] | None = None
+) -> None:
+    one_request = set_up(variant, database, spans)
     numbers = itertools.count()
     for _ in range(5):  # warm caches: names, SQL compilation, templates, lazy imports
         one_request(next(numbers))
@@ -202,7 +309,9 @@ def _migrate_into(path: str) -> None:
         connection.connection.backup(target)
 
 
-def count_instructions(variant: Variant, database: str, requests: int) -> int:
+def count_instructions(
+    variant: Variant, database: str, requests: int, spans_file: str | None = None
+) -> int:
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -216,6 +325,7 @@ def count_instructions(variant: Variant, database: str, requests: int) -> int:
         database,
         "--requests",
         str(requests),
+        *(["--spans", spans_file] if spans_file is not None else []),
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     match = re.search(r"Collected : (\d+)", result.stderr)
@@ -259,20 +369,45 @@ def main() -> None:
     parser.add_argument("--measure")
     parser.add_argument("--database")
     parser.add_argument("--build-database")
+    parser.add_argument("--spans", help="a floor variant's spans (JSON, from --capture-spans)")
+    parser.add_argument("--capture-spans", metavar="FILE")
     args = parser.parse_args()
     if args.build_database:
         _migrate_into(args.build_database)
         return
+    if args.capture_spans:
+        captured = capture_spans(BY_NAME[args.measure], args.database)
+        Path(args.capture_spans).write_text(json.dumps(captured))
+        return
     if args.measure:
-        measure(BY_NAME[args.measure], args.database, args.requests)
+        spans = json.loads(Path(args.spans).read_text()) if args.spans else None
+        measure(BY_NAME[args.measure], args.database, args.requests, spans)
         return
     with tempfile.TemporaryDirectory() as directory:
         database = str(Path(directory) / "migrated.sqlite3")
         build_database(database)
-        per_request = {}
+        per_request: dict[str, float] = {}
         for name in ["untraced", *[n for n in args.variants if n != "untraced"]]:
-            per_request[name] = count_instructions(BY_NAME[name], database, args.requests) / (
-                args.requests
+            variant = BY_NAME[name]
+            spans_file = None
+            if variant.floor_of is not None:
+                spans_file = str(Path(directory) / f"spans-{len(per_request)}.json")
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--measure",
+                        variant.floor_of,
+                        "--database",
+                        database,
+                        "--capture-spans",
+                        spans_file,
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+            per_request[name] = (
+                count_instructions(variant, database, args.requests, spans_file) / args.requests
             )
             print(f"  {name}: {per_request[name]:,.0f}", flush=True)
     text = table(per_request)
