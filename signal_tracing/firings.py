@@ -596,6 +596,14 @@ class FiringNode(Node):
         finally:
             _reset_tokens(call)
 
+    def untracked_call_failed(
+        self, index: int, error: BaseException, handled: bool = False
+    ) -> None:
+        """Receiver ``index`` raised ``error``, in a firing none of whose calls is tracked
+        (``calls_untracked``: the sending method ran it without ``enter``/``leave``)."""
+        self.entered |= (2 << index) - 1  # it and every receiver before it ran
+        self._untracked_call_failed(error, handled)
+
     def _untracked_call_failed(self, error: BaseException, handled: bool) -> None:
         # What leave() records for a merged or riding call, without a node for it.
         try:
