@@ -236,6 +236,7 @@ def open_firing(
                             node,
                             context,
                             span,
+                            emitter,
                         )
     except Exception:
         report_tracer_failure("routing")  # and the long way decides
@@ -797,6 +798,7 @@ def start_firing(
     parent: Node | None = None,
     context: otel_context.Context | None = None,
     span: Span | None = None,
+    emitter: SpanEmitter | None = None,
 ) -> FiringNode | UntracedFiring | DroppedFiring | None:
     """Set up the span (and record) of a traced firing; ``None`` if it is hidden or broken.
 
@@ -808,8 +810,9 @@ def start_firing(
 
     ``open_firing``'s common case passes the ``plan`` that fits, instead of what ``route``
     ``decided``, once it found that nothing records or counts and that spans are wanted;
-    then ``parent`` is the current node and ``context`` the current OpenTelemetry context,
-    and a root firing's ``span`` is the one its sampler already recorded.
+    then ``parent`` is the current node, ``context`` the current OpenTelemetry context,
+    ``emitter`` the one it read (read once: tracing may stop meanwhile, see
+    ``FiringNode.emitter``), and a root firing's ``span`` the one its sampler recorded.
     """
     try:
         if plan is None:
@@ -840,6 +843,7 @@ def start_firing(
             counting = call_counts.active is not None
             spans_wanted = decided.spans_wanted
             parent = current_node.get()
+            emitter = running.emitter  # read once (see FiringNode.emitter)
         else:
             recordings = ()
             counting = False
@@ -847,7 +851,6 @@ def start_firing(
         config = plan.config
         if plan.lean and not counting and not any(recording.everything for recording in recordings):
             return UntracedFiring(None, None, signal, sender)
-        emitter = running.emitter  # read once (see FiringNode.emitter)
         spans_possible = plan.spans and spans_wanted and emitter is not None
         template = named.get("template") if config.exclude_templates else None
         if plan.hidden or (

@@ -762,3 +762,45 @@ def test_the_context_a_dropped_root_firing_made_current_is_not_kept_alive() -> N
     held.clear()
     gc.collect()
     assert spans.dropped_context() is None
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_root_firing_whose_tracing_stops_while_its_sampler_decides_ends_its_spans(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Tracing stops (another thread's uninstrument()) between the firing reading what starts
+    # its spans and its sampler deciding: the firing keeps what it read, as FiringNode.emitter
+    # says, and its receivers' spans start and end on it.
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
+
+    stop = [False]
+
+    class StopsTracing(Sampler):
+        def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+            if stop[0]:
+                state.set_emitter(None)
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return "StopsTracing"
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=StopsTracing())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    signal_tracing.instrument(tracer_provider=provider)
+    signal = Signal()
+    signal.connect(first, weak=False)
+    signal.connect(second, weak=False)
+    signal.send(sender=None)  # the long way: leaves the facts and plan of its shape
+    exporter.clear()
+    stop[0] = True
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        signal.send(sender=None)
+    assert caplog.records == []
+    assert sorted(span.name for span in exporter.get_finished_spans()) == [
+        "tests.test_firings.first",
+        "tests.test_firings.second",
+        "unnamed_signal send",
+    ]
