@@ -142,18 +142,29 @@ def format_counts(counts: Mapping[Any, list[Any]]) -> tuple[list[str], int]:
     """Return ``"post_init sms.SmsCode x2000 (1.25 ms)"`` lines, most frequent first, and
     the total number of firings (excluded senders left out of both)."""
     merged: dict[tuple[str, str], list[int]] = {}
+    total = 0
     for count, total_ns, signal_name, sender in counts.values():
         if sender is None:
             continue
-        entry = merged.setdefault((signal_name, sender), [0, 0])
-        entry[0] += count
-        entry[1] += total_ns
-    ordered = sorted(merged.items(), key=lambda item: (-item[1][0], item[0]))
+        total += count
+        entry = merged.get((signal_name, sender))
+        if entry is None:
+            merged[signal_name, sender] = [count, total_ns]
+        else:
+            entry[0] += count
+            entry[1] += total_ns
+    # Sorted as plain tuples (most firings first, then by name): no key function to call.
+    ordered = sorted(
+        [
+            (-count, signal_name, sender, total_ns)
+            for (signal_name, sender), (count, total_ns) in merged.items()
+        ]
+    )
     lines = [
-        f"{signal_name} {sender} x{count} ({total_ns / 1e6:.2f} ms)"
-        for (signal_name, sender), (count, total_ns) in ordered
+        f"{signal_name} {sender} x{-negated} ({total_ns / 1e6:.2f} ms)"
+        for negated, signal_name, sender, total_ns in ordered
     ]
-    return lines, sum(count for count, _ns in merged.values())
+    return lines, total
 
 
 def flush_node(node: Node) -> None:

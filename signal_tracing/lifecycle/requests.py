@@ -140,7 +140,7 @@ def _port(value: object) -> int | None:
 
 #: A server's requests share a few (method, scheme, server, port, protocol) values: their
 #: facts are worked out once. Bounded: the method is the client's to choose.
-_environ_facts_cache: Final[BoundedCache[tuple[str, ...], RequestFacts]] = BoundedCache(64)
+_environ_facts_cache: Final[BoundedCache[tuple[str | int, ...], RequestFacts]] = BoundedCache(64)
 
 
 def _environ_facts(environ: Mapping[str, Any], limit: int) -> tuple[str, dict[str, AttributeValue]]:
@@ -157,7 +157,7 @@ def _environ_facts(environ: Mapping[str, Any], limit: int) -> tuple[str, dict[st
         and type(protocol) is str
     ):  # never hash (or compare) what is not a plain string: it could be anything
         return _new_environ_facts(method, scheme, server_name, port, protocol, limit)
-    key = (method, scheme, server_name, port, protocol, str(limit))
+    key = (method, scheme, server_name, port, protocol, limit)
     known = _environ_facts_cache.get(key)
     if known is None:
         known = _environ_facts_cache.put(
@@ -233,27 +233,26 @@ def _propagated_headers(propagator: TextMapPropagator) -> _PropagatedHeaders:
     return known
 
 
-def _carries_environ(environ: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
-    return not environ.keys().isdisjoint(keys)
-
-
 def _carries_scope(scope: Mapping[str, Any], names: frozenset[bytes]) -> bool:
     return any(name.lower() in names for name, _value in _SCOPE_GETTER.headers(scope))
 
 
-def _remote_parent(named: Mapping[str, Any]) -> Context | None:
+def _remote_parent(named: Mapping[str, Any], current: Context | None = None) -> Context | None:
     """Return the caller's context, read by the global propagator from the request's headers.
 
     The propagator is not asked when none of the headers it reads (its ``fields``) is in the
     request: what it would return then is the empty context, as ``propagate.extract`` without
-    a context does.
+    a context does (``current`` when that is an empty one already).
     """
     propagator = propagate.get_global_textmap()
-    headers = _propagated_headers(propagator)
+    headers = _propagated
+    if headers is None or headers.propagator is not propagator:
+        headers = _propagated_headers(propagator)
     environ = named.get("environ")
     if type(environ) is dict or isinstance(environ, Mapping):
-        if headers.environ_keys is not None and not _carries_environ(environ, headers.environ_keys):
-            return Context()
+        keys = headers.environ_keys
+        if keys is not None and environ.keys().isdisjoint(keys):
+            return current if current is not None and not current else Context()
         return propagator.extract(environ, getter=_ENVIRON_GETTER)
     scope = named.get("scope")
     if type(scope) is dict or isinstance(scope, Mapping):
@@ -273,21 +272,18 @@ def _request_facts(named: Mapping[str, Any], limit: int) -> tuple[str, dict[str,
     return _method_attributes(None, limit)
 
 
-def _request_path(named: Mapping[str, Any]) -> str | None:
+def _request_path(named: Mapping[str, Any]) -> object:
     environ = named.get("environ")
     if type(environ) is dict or isinstance(environ, Mapping):
         path = environ.get("PATH_INFO")
     else:
         scope = named.get("scope")
         path = scope.get("path") if isinstance(scope, Mapping) else None
-    return path if isinstance(path, str) else None
+    return path
 
 
-def _excluded_path(named: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
-    if not patterns:
-        return False
-    path = _request_path(named)
-    if path is None:
+def _excluded_path(path: object, patterns: tuple[str, ...]) -> bool:
+    if not patterns or not isinstance(path, str):
         return False
     last = _last_matcher
     matcher = last[1] if last is not None and last[0] is patterns else _path_matcher(patterns)
@@ -349,32 +345,43 @@ class RequestStarted:
             _sweep_abandoned()
             parent = parent_for_new_scope()
         config = running.config
-        method_name, attributes = _request_facts(named, config.max_attribute_length)
+        environ = named.get("environ")
+        if type(environ) is dict:  # WSGI handlers and the test client: read it directly
+            path = environ.get("PATH_INFO")
+            method_name, attributes = _environ_facts(environ, config.max_attribute_length)
+        else:
+            path = _request_path(named)
+            method_name, attributes = _request_facts(named, config.max_attribute_length)
         span: Span | None = None
         emitter = running.emitter
-        if _excluded_path(named, config.exclude_request_paths):
+        # Starting a span does not change the current context: the scope stands in for this.
+        current = otel_context.get_current()
+        if _excluded_path(path, config.exclude_request_paths):
             # Not traced at all (the toolbar's own requests, health checks): an unsampled
             # span is made current, so neither our firings nor other instrumentations
             # start spans of their own under it.
             span = _unsampled_span()
         elif emitter is not None and (parent is None or may_start_span(parent)):
-            if trace.get_current_span().get_span_context().is_valid:
+            # An empty context holds no span: the usual case needs no more asking.
+            if current and trace.get_current_span(current).get_span_context().is_valid:
                 span = emitter.tracer.start_span(method_name, attributes=attributes)
             else:
                 span = emitter.tracer.start_span(
                     method_name,
-                    context=_remote_parent(named),
+                    context=_remote_parent(named, current),
                     kind=SpanKind.SERVER,
                     attributes=attributes,
                 )
         scope = RequestScope(method_name, span, parent)
-        enter(scope)
+        enter(scope, current)
         return scope
 
     def after(self, state: RequestScope | None, error: BaseException | None) -> None:
         # A receiver of request_started raised: the handler will not return a response. Or
         # request spans were switched off meanwhile: nothing of ours would close this one.
-        if state is not None and (error is not None or state.closed or not _installed()):
+        if state is not None and (
+            error is not None or state.closed or not patches.GET_RESPONSE.active
+        ):
             close(state, error=error)
 
 
@@ -386,7 +393,9 @@ class RequestFinished:
     ) -> tuple[RequestScope, object | None] | None:
         # A response closed while the view still runs (one the view made and closed itself)
         # does not end the request.
-        scope = _handling()
+        scope = current_node.get()
+        if type(scope) is not RequestScope or scope.closed:  # not the usual case
+            scope = _handling()
         if scope is None or scope.in_handler:
             return None
         # An outer WSGI instrumentation restores its own context when the application returns,
@@ -451,23 +460,47 @@ def finish(scope: RequestScope, error: BaseException | None) -> None:
 
 def _note_route(scope: RequestScope, request: Any) -> None:
     """Name the span after the resolved route (set on the request even if the view failed)."""
+    _note_outcome(scope, request, None)
+
+
+#: (method, route, MAX_ATTRIBUTE_LENGTH) -> the span name and the http.route value: a site
+#: has a few routes, and formatting the name costs as much as the rest of noting it.
+_route_names: Final[BoundedCache[tuple[str, str, int], tuple[str, str]]] = BoundedCache(256)
+
+
+def _route_name(method_name: str, route: str, limit: int) -> tuple[str, str]:
+    route = truncate(route, limit)
+    return attrs.REQUEST_SPAN_NAME.format(method=method_name, route=route), route
+
+
+def _note_outcome(scope: RequestScope, request: Any, response: Any) -> None:
+    """Name the span after the resolved route and note the response's status, if any."""
     scope.route_noted = True
     span = scope.span
     if span is None or not span.is_recording():  # an unsampled request: nothing to note
         return
-    route = getattr(getattr(request, "resolver_match", None), "route", None)
-    if not isinstance(route, str) or not route:
+    try:
+        route = getattr(getattr(request, "resolver_match", None), "route", None)
+        if type(route) is str and route:
+            key = (scope.method_name, route, running.config.max_attribute_length)
+            name_and_route = _route_names.get(key)
+            if name_and_route is None:
+                name_and_route = _route_names.put(key, _route_name(*key))
+        elif isinstance(route, str) and route:  # never hashed: it could be anything
+            name_and_route = _route_name(
+                scope.method_name, route, running.config.max_attribute_length
+            )
+        else:
+            name_and_route = None
+        if name_and_route is not None:
+            scope.name, route = name_and_route
+            span.update_name(scope.name)
+            span.set_attribute(attrs.HTTP_ROUTE, route)
+    except Exception:  # the status is still worth noting
+        report_tracer_failure("lifecycle (_note_route)")
+    if response is None:
         return
-    route = truncate(route, current_config().max_attribute_length)
-    scope.name = attrs.REQUEST_SPAN_NAME.format(method=scope.method_name, route=route)
-    span.update_name(scope.name)
-    span.set_attribute(attrs.HTTP_ROUTE, route)
-
-
-def _note_response(scope: RequestScope, response: Any) -> None:
-    span = scope.span
-    if span is None or not span.is_recording():
-        return
+    # One attribute per call: the SDK's set_attributes costs more than two set_attribute calls.
     status = getattr(response, "status_code", None)
     if isinstance(status, int) and not isinstance(status, bool):
         span.set_attribute(attrs.HTTP_RESPONSE_STATUS_CODE, status)
@@ -503,29 +536,26 @@ def _leaving_handler(scope: RequestScope, request: Any, response: Any) -> None:
         return
     scope.responded_ns = time.time_ns()
     scope.request = None
-    if scope.sampled_out:  # nothing records the route or the status
-        scope.route_noted = True
-    else:
-        _safely(_note_route, scope, request)
-        if response is not None:
-            _safely(_note_response, scope, response)
     if response is not None:
         # The same if they are switched off while the server sends the body: closing the
         # response restores this context (before request_finished, which is then not ours).
-        patches.call_on_close(response, functools.partial(_leave_if_closed, scope))
-
-
-def _leave_if_closed(scope: RequestScope) -> None:
-    if scope.closed:
-        leave(scope)
+        patches.call_on_close(response, scope.leave_if_closed)
+    if scope.sampled_out:  # nothing records the route or the status
+        scope.route_noted = True
+    else:
+        _note_outcome(scope, request, response)
 
 
 def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     @functools.wraps(original)
     def get_response(self: Any, request: Any) -> Any:
-        scope = _handling() if patches.GET_RESPONSE.active else None
-        if scope is None:
+        if not patches.GET_RESPONSE.active:
             return original(self, request)
+        scope = current_node.get()
+        if type(scope) is not RequestScope or scope.closed:  # not the usual case
+            scope = _handling()
+            if scope is None:
+                return original(self, request)
         if not scope.in_handler:
             scope.request = request
         scope.in_handler += 1
@@ -533,7 +563,10 @@ def _wrap_get_response(original: Callable[[Any, Any], Any]) -> Callable[[Any, An
         try:
             response = original(self, request)
         finally:
-            _safely(_leaving_handler, scope, request, response)
+            try:
+                _leaving_handler(scope, request, response)
+            except Exception:
+                report_tracer_failure("lifecycle (_leaving_handler)")
         return response
 
     return get_response
@@ -603,10 +636,6 @@ def _safely(function: Callable[..., None], *args: Any) -> None:
 _STARTED: Final = RequestStarted()
 _FINISHED: Final = RequestFinished()
 _EXCEPTION: Final = GotRequestException()
-
-
-def _installed() -> bool:
-    return patches.GET_RESPONSE.active
 
 
 def install() -> None:

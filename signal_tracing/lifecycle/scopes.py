@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
 from signal_tracing import attributes as attrs
@@ -68,7 +68,23 @@ class RequestScope(LifecycleScope):
     )
 
     def __init__(self, method_name: str, span: Any, parent: Node | None) -> None:
-        super().__init__("request", method_name, span, parent)
+        # Every slot of the bases is set here, as their __init__ methods set it: one per
+        # request, and five chained calls cost more than the rest of it.
+        self.parent = parent
+        self.span = span
+        self.otel_context = None
+        self.sampled_out = None
+        self._root = parent.root if parent is not None else None
+        self.counts = None
+        self.spans_started = 0
+        self.spans_dropped = 0
+        self.kind = "request"
+        self.name = method_name
+        self.storms = None
+        self.closed = False
+        self.open_ref = None
+        self.saved_node = None
+        self.saved_context = None
         self.method_name = method_name
         #: How many ``get_response`` calls for this request are running (views may nest).
         self.in_handler = 0
@@ -80,6 +96,11 @@ class RequestScope(LifecycleScope):
         self.route_noted = False
         self.cancelled = False
         self.error_recorded = False
+
+    def leave_if_closed(self) -> None:
+        """Put back this context's values if the scope was closed elsewhere meanwhile."""
+        if self.closed:
+            leave(self)
 
 
 class CommandScope(LifecycleScope):
@@ -113,15 +134,17 @@ class TestScope(LifecycleScope):
 
 #: Scopes open anywhere, so that stopping can end those whose closing hook goes away: weak
 #: references, each taking itself out when its scope dies (a WeakSet's bookkeeping, without
-#: the Python code it runs per request).
-_open: Final[set[weakref.ref[LifecycleScope]]] = set()
+#: the Python code it runs per request). Taking a scope out is also what decides who closes
+#: it, see :func:`close`.
+_open: Final[dict[weakref.ref[LifecycleScope], None]] = {}
 
 
 def open_scopes() -> list[LifecycleScope]:
     """Return the scopes open now, in any thread or task."""
-    return [scope for scope in (ref() for ref in _open.copy()) if scope is not None]
+    return [scope for scope in (ref() for ref in list(_open)) if scope is not None]
 
 
+#: Decides who closes a scope that was never entered (one that was, see :func:`close`).
 _close_lock: Final = threading.Lock()
 
 
@@ -175,10 +198,13 @@ def may_start_span(parent: Node | None) -> bool:
     return parent.take_span_slot(current_config().max_spans_per_trace)
 
 
-def enter(scope: LifecycleScope) -> None:
-    """Make ``scope`` current in this context until :func:`close`."""
+def enter(scope: LifecycleScope, current: Context | None = None) -> None:
+    """Make ``scope`` current in this context until :func:`close`.
+
+    ``current`` is the current OpenTelemetry context, if the caller has just read it.
+    """
     scope.saved_node = current_node.get()
-    saved_context = scope.saved_context = otel_context.get_current()
+    saved_context = scope.saved_context = otel_context.get_current() if current is None else current
     current_node.set(scope)
     span = scope.span
     if span is not None:
@@ -186,10 +212,12 @@ def enter(scope: LifecycleScope) -> None:
         # sampled out is known now (firings beneath ask, see spans.parent_is_sampled_out).
         context = scope.otel_context = trace.set_span_in_context(span, saved_context)
         span_context = span.get_span_context()
-        scope.sampled_out = not span_context.trace_flags.sampled and span_context.is_valid
+        scope.sampled_out = (
+            not span_context.trace_flags & TraceFlags.SAMPLED and span_context.is_valid
+        )
         otel_context.attach(context)
-    scope.open_ref = weakref.ref(scope, _open.discard)
-    _open.add(scope.open_ref)
+    scope.open_ref = ref = weakref.ref(scope, _open.pop)
+    _open[ref] = None
 
 
 def close(
@@ -200,20 +228,28 @@ def close(
     A scope already closed elsewhere (``uninstrument()`` ends open request spans from its own
     thread) is still left here: only this context can put back its own values.
     """
-    with _close_lock:
-        already_closed = scope.closed
-        scope.closed = True
+    ref = scope.open_ref
+    if ref is not None:
+        # Whoever takes it out of the open scopes closes it (dict.pop is atomic, and cheaper
+        # than a lock). Its reference goes too, so that its death calls nothing back.
+        already_closed = _open.pop(ref, ref) is not None
+        if not already_closed:
+            scope.closed = True
+            scope.open_ref = None
+    else:  # never entered, or closed already (then ``closed`` was set before this)
+        with _close_lock:
+            already_closed = scope.closed
+            scope.closed = True
     if already_closed:
         leave(scope)
         return False
-    if scope.open_ref is not None:
-        _open.discard(scope.open_ref)
     span = scope.span
     if span is not None:
         try:
             if span.is_recording():  # a sampled-out span: nothing to work out for it
                 scope.before_close()
-                spans.flush_node(scope)
+                if scope.counts or scope.spans_dropped or scope.storms is not None:
+                    spans.flush_node(scope)
                 if error is not None:
                     spans.record_error(
                         span,

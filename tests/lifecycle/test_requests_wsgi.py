@@ -190,6 +190,15 @@ def test_5xx_response_is_an_error_and_4xx_is_not(tracing: Tracing) -> None:
     assert "http.route" not in (not_found.attributes or {})
 
 
+def test_a_route_string_of_the_apps_own_type_still_names_the_span(tracing: Tracing) -> None:
+    # Route names are cached by route: a str subclass is used as it is, never hashed.
+    Client().get("/odd/route/")
+
+    span = tracing.named("GET odd/route/")
+    assert (span.attributes or {})["http.route"] == "odd/route/"
+    assert (span.attributes or {})["http.response.status_code"] == 200
+
+
 def test_unknown_method_is_recorded_as_other(tracing: Tracing) -> None:
     Client().generic("BREW", "/plain/")
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("plain/", views.plain),
     path("items/<int:pk>/", views.item),
     path("boom/", views.boom),
+    path("odd/route/", views.unhashable_route),
     path("unavailable/", views.service_unavailable),
     path("authors/new/", views.create_author),
     path("stream/", views.stream),

@@ -36,6 +36,19 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise ViewFailed(f"could not serve {request.GET.get('email')}")
 
 
+class UnhashableRoute(str):
+    """A route string of the app's own type, which must be read but never hashed."""
+
+    def __hash__(self) -> int:
+        raise TypeError("not hashable")
+
+
+def unhashable_route(request: HttpRequest) -> HttpResponse:
+    assert request.resolver_match is not None
+    request.resolver_match.route = UnhashableRoute(request.resolver_match.route)
+    return HttpResponse("odd route")
+
+
 def service_unavailable(request: HttpRequest) -> HttpResponse:
     return HttpResponse("later", status=503)
 
