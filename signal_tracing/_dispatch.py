@@ -4,8 +4,8 @@
 instance, past and future, is covered). Each keeps Django's fast path, then follows one
 skeleton: get the live receivers, ask ``firings.open_firing()`` what the firing needs, and run
 the receivers, either with Django's own loop (nothing to record, or only a count: timed here,
-added to in ``finally``) or with the same loop bracketed by ``enter``/``leave``, then
-``finish`` in ``finally``.
+added to in ``finally``; or a traced firing none of whose calls is tracked, its failures noted)
+or with the same loop bracketed by ``enter``/``leave``, then ``finish`` in ``finally``.
 
 Transparency: the receivers are called here, in the patched method's own frame (or, for
 ``asend``, in the function ``sync_to_async`` runs, and for async receivers in the task that
@@ -81,6 +81,15 @@ def send(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
             for receiver in sync_receivers:
                 response = receiver(signal=self, sender=sender, **named)
                 responses.append((receiver, response))
+        elif firing.calls_untracked:  # no call of its own: Django's loop, failures noted
+            for index, receiver in enumerate(sync_receivers):
+                try:
+                    response = receiver(signal=self, sender=sender, **named)
+                except BaseException as exc:
+                    firing.untracked_call_failed(index, exc)
+                    raise
+                responses.append((receiver, response))
+            firing.entered = (1 << len(sync_receivers)) - 1  # every one of them ran
         else:
             for index, receiver in enumerate(sync_receivers):
                 call = firing.enter(index)
@@ -129,6 +138,22 @@ def send_robust(self: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]
                     responses.append((receiver, err))
                 else:
                     responses.append((receiver, response))
+        elif firing.calls_untracked:  # no call of its own: Django's loop, failures noted
+            for index, receiver in enumerate(sync_receivers):
+                try:
+                    response = receiver(signal=self, sender=sender, **named)
+                except Exception as err:
+                    try:
+                        self._log_robust_failure(receiver, err)  # type: ignore[attr-defined]
+                    finally:
+                        firing.untracked_call_failed(index, err, handled=True)
+                    responses.append((receiver, err))
+                except BaseException as exc:
+                    firing.untracked_call_failed(index, exc)
+                    raise
+                else:
+                    responses.append((receiver, response))
+            firing.entered = (1 << len(sync_receivers)) - 1  # every one of them ran
         else:
             for index, receiver in enumerate(sync_receivers):
                 call = firing.enter(index)

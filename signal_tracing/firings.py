@@ -44,6 +44,7 @@ from signal_tracing.routing import (
     FiringPlan,
     ReceiverFacts,
     Route,
+    cached_signal_facts,
     firing_plan,
     route,
     sender_facts,
@@ -154,6 +155,91 @@ def open_firing(
             return _new_count(node, signal, sender)
     except Exception:
         report_tracer_failure("counting a firing")  # and the long way decides
+    # Any other firing, when nothing records, counts receiver calls or hooks it, is settled
+    # here if it can be, as the long way (``route`` then ``start_firing``) would settle it,
+    # from what that left: under a sampled-out span, whatever the signal, Django's loop
+    # alone; for a span-policy signal, its signal's and sender's facts and the plan of its
+    # shape, which goes straight to ``start_firing`` with the node and OpenTelemetry context
+    # read here. Anything else (a first firing, an excluded sender, another policy...) goes
+    # the long way.
+    try:
+        if (
+            plan is None
+            and not running.captures
+            and (not _hooks or signal_id not in _hooks)
+            and not _recordings_now()
+            and call_counts.active is None
+        ):
+            node = _node_now()
+            context = _otel_context_now()
+            if node is not None and node.otel_context is context:
+                sampled_out = node.sampled_out
+                if sampled_out is None:
+                    sampled_out = SpanEmitter.parent_is_sampled_out(node)
+            elif context is spans.dropped_context():  # a dropped root firing's
+                sampled_out = True
+            elif context:  # a span of someone else's may be current
+                span_context = trace.get_current_span(context).get_span_context()
+                sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+            else:  # nothing at all is current
+                sampled_out = False
+            if sampled_out:
+                return None
+            facts = cached_signal_facts(signal_id)
+            emitter = running.emitter
+            if (
+                facts is not None
+                and facts.policy is _SPAN
+                and emitter is not None
+                and facts.ref() is signal
+            ):
+                entry = facts.none_sender if sender is None else facts.senders.get(id(sender))
+                if (
+                    entry is not None
+                    and (sender is None or (entry.ref is not None and entry.ref() is sender))
+                    and not entry.excluded
+                ):
+                    shape = entry.plans.get(method.name)
+                    if shape is not None and (
+                        # The commonest shape, one function, checked inline (FiringPlan.fits).
+                        (
+                            (only := shape.only_ref) is not None
+                            and shape.config is running.config
+                            and len(sync_receivers) == 1
+                            and not async_receivers
+                            and only() is sync_receivers[0]
+                        )
+                        or (only is None and shape.fits(sync_receivers, async_receivers))
+                    ):
+                        span = None
+                        if (
+                            node is None
+                            and shape.spans
+                            and not (shape.lean or shape.hidden)
+                            and "template" not in named
+                        ):
+                            # A root firing: its sampler decides first, as in start_firing.
+                            span = emitter.tracer.start_span(
+                                shape.span_name, context, _INTERNAL, shape.signal.attributes
+                            )
+                            if not span.is_recording():
+                                return DroppedFiring(span, context)
+                        return start_firing(
+                            None,
+                            signal,
+                            sender,
+                            named,
+                            method,
+                            sync_receivers,
+                            async_receivers,
+                            shape,
+                            node,
+                            context,
+                            span,
+                            emitter,
+                        )
+    except Exception:
+        report_tracer_failure("routing")  # and the long way decides
     hook = _hooks.get(id(signal)) if _hooks else None
     hook_state = None
     if hook is not None:
@@ -211,6 +297,8 @@ _plans: Final[BoundedCache[int, CountPlan]] = BoundedCache(MAX_SIGNALS)
 # Bound once: looking a ContextVar's ``get`` up on every counted firing makes a method object.
 _recordings_now: Final = active_recordings.get
 _node_now: Final = current_node.get
+_otel_context_now: Final = otel_context.get_current
+_SPAN: Final = Policy.SPAN
 
 
 def _plan(signal: Signal) -> None:
@@ -509,6 +597,14 @@ class FiringNode(Node):
         finally:
             _reset_tokens(call)
 
+    def untracked_call_failed(
+        self, index: int, error: BaseException, handled: bool = False
+    ) -> None:
+        """Receiver ``index`` raised ``error``, in a firing none of whose calls is tracked
+        (``calls_untracked``: the sending method ran it without ``enter``/``leave``)."""
+        self.entered |= (2 << index) - 1  # it and every receiver before it ran
+        self._untracked_call_failed(error, handled)
+
     def _untracked_call_failed(self, error: BaseException, handled: bool) -> None:
         # What leave() records for a merged or riding call, without a node for it.
         try:
@@ -660,48 +756,49 @@ def _reset_tokens(node: CallNode | FiringNode) -> None:
         node.node_token = None
 
 
-class DroppedFiring(Budget):
-    """A root firing its sampler dropped: nothing is recorded, and no span of its own.
+class DroppedFiring:
+    """A root firing its sampler dropped: nothing is recorded, and no span or node of ours.
 
     The dropped span stays current while the receivers run, so that what they send (through
-    us or another instrumentation) knows at once that the trace is dropped, and this node is
-    current with it: our firings read "sampled out" from the node instead of asking
-    OpenTelemetry. It has no parent and no span, so count-policy firings under it have
-    nowhere to go either (``routing.route``). A root, it holds the span budget of what opens
-    beneath it (a management command called from a receiver), as a scope would.
+    us or another instrumentation) knows at once that the trace is dropped. No node of ours
+    is made current (a context variable set and reset cost as much as the span's own): our
+    firings beneath it read "sampled out" from the OpenTelemetry context, which they read
+    anyway, and the context it made current is noted (``spans.dropped_context``) so that
+    they know without asking OpenTelemetry. Whatever made its tracer not record it (the
+    sampler, or no SDK at all), nothing beneath it is recorded either. With no node of ours
+    current, count-policy firings under it have nowhere to go (``routing.route``), and a
+    scope opened beneath it (a command called from a receiver) is a root of its own.
     """
 
-    __slots__ = ("hook", "hook_state", "node_token", "otel_token")
+    __slots__ = ("hook", "hook_state", "otel_token")
 
-    def __init__(self, span: Span) -> None:
-        super().__init__(None, None)
+    def __init__(self, span: Span, context: otel_context.Context | None) -> None:
         self.hook: FiringHook | None = None
         self.hook_state: Any = None
-        self.node_token: Any = current_node.set(self)
-        # spans.attach, inline; the answer it would leave to be worked out, known now.
-        context = self.otel_context = trace.set_span_in_context(span)
-        self.otel_token: Any = otel_context.attach(context)
-        span_context = span.get_span_context()
-        self.sampled_out = span_context.is_valid and not span_context.trace_flags.sampled
+        # spans.attach, inline, on the context that was current (None: read it again).
+        attached = trace.set_span_in_context(span, context)
+        spans.dropped_context = weakref.ref(attached)
+        self.otel_token = otel_context.attach(attached)
 
     def finish(self, error: BaseException | None) -> None:
         otel_context.detach(self.otel_token)  # logs its own failure (opentelemetry.context)
-        try:
-            current_node.reset(self.node_token)
-        except Exception:
-            report_tracer_failure("restoring the current firing")
         if self.hook is not None:
             _hook_after(self.hook, self.hook_state, error)
 
 
 def start_firing(
-    decided: Route,
+    decided: Route | None,
     signal: Signal,
     sender: Any,
     named: dict[str, Any],
     method: Method,
     sync_receivers: Sequence[Any],
     async_receivers: Sequence[Any],
+    plan: FiringPlan | None = None,
+    parent: Node | None = None,
+    context: otel_context.Context | None = None,
+    span: Span | None = None,
+    emitter: SpanEmitter | None = None,
 ) -> FiringNode | UntracedFiring | DroppedFiring | None:
     """Set up the span (and record) of a traced firing; ``None`` if it is hidden or broken.
 
@@ -710,33 +807,51 @@ def start_firing(
     ``DJANGO_RECEIVERS = "count"`` (an :class:`UntracedFiring`), except in a test capture
     or a receiver-coverage run. A firing gets a record only when something reads records: a
     recording (the panel, a test capture) or receiver coverage.
+
+    ``open_firing``'s common case passes the ``plan`` that fits, instead of what ``route``
+    ``decided``, once it found that nothing records or counts and that spans are wanted;
+    then ``parent`` is the current node, ``context`` the current OpenTelemetry context,
+    ``emitter`` the one it read (read once: tracing may stop meanwhile, see
+    ``FiringNode.emitter``), and a root firing's ``span`` the one its sampler recorded.
     """
     try:
-        entry = decided.sender
-        plan = entry.plans.get(method.name) if entry is not None else None
-        if plan is not None and (only := plan.only_ref) is not None:
-            # The commonest shape, one function, checked inline (as FiringPlan.fits does).
-            if not (
-                plan.config is running.config
-                and len(sync_receivers) == 1
-                and not async_receivers
-                and only() is sync_receivers[0]
-            ):
-                plan = None
-        elif plan is not None and not plan.fits(sync_receivers, async_receivers):
-            plan = None
         if plan is None:
-            plan = firing_plan(
-                decided, method.name, method.merges_single_receiver, sync_receivers, async_receivers
-            )
+            assert decided is not None
+            entry = decided.sender
+            plan = entry.plans.get(method.name) if entry is not None else None
+            if plan is not None and (only := plan.only_ref) is not None:
+                # The commonest shape, one function, checked inline (as FiringPlan.fits does).
+                if not (
+                    plan.config is running.config
+                    and len(sync_receivers) == 1
+                    and not async_receivers
+                    and only() is sync_receivers[0]
+                ):
+                    plan = None
+            elif plan is not None and not plan.fits(sync_receivers, async_receivers):
+                plan = None
+            if plan is None:
+                plan = firing_plan(
+                    decided,
+                    method.name,
+                    method.merges_single_receiver,
+                    sync_receivers,
+                    async_receivers,
+                )
+            recordings = active_recordings.get()
+            # Receiver coverage counts every call in enter(): no shortcut below may skip it.
+            counting = call_counts.active is not None
+            spans_wanted = decided.spans_wanted
+            parent = current_node.get()
+            emitter = running.emitter  # read once (see FiringNode.emitter)
+        else:
+            recordings = ()
+            counting = False
+            spans_wanted = True
         config = plan.config
-        recordings = active_recordings.get()
-        # Receiver coverage counts every call in enter(): no shortcut below may skip it.
-        counting = call_counts.active is not None
         if plan.lean and not counting and not any(recording.everything for recording in recordings):
             return UntracedFiring(None, None, signal, sender)
-        emitter = running.emitter  # read once (see FiringNode.emitter)
-        spans_possible = plan.spans and decided.spans_wanted and emitter is not None
+        spans_possible = plan.spans and spans_wanted and emitter is not None
         template = named.get("template") if config.exclude_templates else None
         if plan.hidden or (
             template is not None
@@ -747,19 +862,17 @@ def start_firing(
             if not counting and not any(recording.everything for recording in recordings):
                 return None
             spans_possible = False
-        parent = current_node.get()
-        span: Span | None = None
-        if spans_possible and parent is None and not recordings and not counting:
+        if span is None and spans_possible and parent is None and not recordings and not counting:
             # A root firing (no request, command or test of ours around it): its sampler
             # decides now, before anything else is built, so that a dropped firing costs no
             # more than the span its sampler dropped. The sampler sees the span's name and
             # the signal's name and path; the other attributes are set once it records.
             assert emitter is not None  # spans_possible
             span = emitter.tracer.start_span(
-                plan.span_name, None, _INTERNAL, plan.signal.attributes
+                plan.span_name, context, _INTERNAL, plan.signal.attributes
             )
             if not span.is_recording():
-                return DroppedFiring(span)
+                return DroppedFiring(span, context)
         key = (id(signal), id(sender))
         # nesting.depth_and_reentrancy, inline: only firing nodes have a key.
         depth = 0
@@ -843,7 +956,7 @@ def start_firing(
                 assert emitter is not None  # spans_possible
                 # SpanEmitter.start, inline: under the current span (the request's, or the
                 # call's that sent it).
-                span = emitter.tracer.start_span(plan.span_name, None, _INTERNAL, attributes)
+                span = emitter.tracer.start_span(plan.span_name, context, _INTERNAL, attributes)
                 if record is not None and recordings:
                     span_ids = spans.ids(span)
                     if span_ids is not None:
@@ -862,8 +975,8 @@ def start_firing(
             firing.node_token = current_node.set(firing)
             if span is not None:
                 # spans.attach, inline (once per traced firing).
-                context = firing.otel_context = trace.set_span_in_context(span)
-                firing.otel_token = otel_context.attach(context)
+                attached = firing.otel_context = trace.set_span_in_context(span, context)
+                firing.otel_token = otel_context.attach(attached)
         if recordings and record is not None:
             # A recording full to its max_firings only counts the firing: then nothing may
             # hold on to the record (no parent link, no receiver-call records).

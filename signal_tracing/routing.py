@@ -348,6 +348,9 @@ def defined_by_django(receiver_name: str) -> bool:
 
 
 _signals: Final[BoundedCache[int, SignalFacts]] = BoundedCache(MAX_SIGNALS)
+#: id(signal) -> its facts if cached (check ``facts.ref() is signal``): bound once, for the
+#: firings that read it inline.
+cached_signal_facts: Final = _signals.get
 #: Sender label -> excluded by EXCLUDE_SENDERS (labels are low-cardinality by construction).
 _excluded_labels: Final[BoundedCache[str, bool]] = BoundedCache(MAX_SENDER_LABELS)
 _receivers: Final[BoundedCache[ReceiverIdentity, ReceiverFacts]] = BoundedCache(MAX_RECEIVERS)
@@ -438,8 +441,9 @@ def route(signal: Signal, sender: Any) -> Route:
             # COUNT. Counts land on an enclosing node of ours that has a span (which implies
             # it is sampled) or in a recording: with neither, there is nothing to do. This is
             # the per-row path of every queryset, so it avoids even the sampling check. Nor
-            # has a sampled-out node without a span or a parent (a root firing its sampler
-            # dropped: firings.DroppedFiring).
+            # has a sampled-out node without a span or a parent (a root scope its sampler
+            # dropped); nor a root firing its sampler dropped, which sets no node
+            # (firings.DroppedFiring).
             if not recordings:
                 node = current_node.get()
                 if node is None or (

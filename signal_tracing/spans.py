@@ -6,7 +6,7 @@ whatever SDK, sampler and exporter the application configured decide what happen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import context as otel_context
@@ -29,6 +29,17 @@ def _version() -> str:
     from signal_tracing import __version__
 
     return __version__
+
+
+def _no_context() -> None:
+    return None
+
+
+#: A weak reference to the OpenTelemetry context that the latest dropped root firing made
+#: current (``firings.DroppedFiring`` sets it), or a stand-in answering None. A context never
+#: changes: while that one is current, so is the dropped span, and nothing of ours beneath it
+#: is recorded (a weak reference: a context may hold the application's values).
+dropped_context: Callable[[], object] = _no_context
 
 
 class SpanEmitter:
@@ -60,7 +71,10 @@ class SpanEmitter:
                         context.is_valid and not context.trace_flags.sampled
                     )
                 return sampled_out
-        context = trace.get_current_span().get_span_context()
+        current = otel_context.get_current()
+        if current is dropped_context():
+            return True
+        context = trace.get_current_span(current).get_span_context()
         return context.is_valid and not context.trace_flags.sampled
 
     def start(

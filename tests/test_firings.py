@@ -632,7 +632,8 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     def sends_nested(sender: Any, **kwargs: Any) -> None:
         nodes.append(current_node.get())
         routes.append(firings.route(nested, "inside"))
-        # A scope opened beneath it (a command called from a receiver) has a span budget.
+        # A scope opened beneath it (a command called from a receiver) is a root of its own,
+        # with a span budget.
         scope = Scope("command", "manage.py inside", None, parent=current_node.get())
         assert [scope.take_span_slot(1), scope.take_span_slot(1)] == [True, False]
 
@@ -648,9 +649,158 @@ def test_a_root_firing_its_sampler_drops_builds_nothing_and_its_receivers_know_i
     finally:
         order_placed.disconnect(sends_nested)
     assert [route.action for route in routes] == [Action.PLAIN, Action.PLAIN]
-    # The nested firing read "sampled out" from the dropped firing's node.
-    assert nodes == [firing]
-    assert firing.sampled_out is True
+    # No node of ours: the nested firing read "sampled out" from the context it made current.
+    assert nodes == [None]
     assert exporter.get_finished_spans() == ()
     assert current_node.get() is None
     assert otel_context.get_current() is context_before
+
+
+def test_what_a_root_firing_its_tracer_does_not_record_sends_runs_plain() -> None:
+    # No SDK at all (the API's no-op tracer): the root's span is invalid, and nothing beneath
+    # it can be recorded either, so what its receivers send is not traced.
+    from opentelemetry.trace import NoOpTracerProvider
+
+    signal_tracing.instrument(tracer_provider=NoOpTracerProvider())
+    nested = Signal()
+    routes: list[Any] = []
+
+    def sends_nested(sender: Any, **kwargs: Any) -> None:
+        routes.append(firings.route(nested, "inside"))
+
+    firing = open_firing(order_placed, "shop", {}, SEND, [sends_nested], [])
+    assert isinstance(firing, firings.DroppedFiring)
+    try:
+        sends_nested(None)
+    finally:
+        firing.finish(None)
+    assert [route.action for route in routes] == [Action.PLAIN]
+
+
+def test_a_firing_settled_from_its_plan_gives_the_long_ways_spans(
+    exporter: InMemorySpanExporter,
+) -> None:
+    # The first firing of a shape goes the long way and leaves its facts and plan; the next
+    # ones are settled from them (sender=None and a class are cached, a string is not).
+    signal = Signal()
+    signal.connect(first, weak=False)
+    signal.connect(second, weak=False)
+    for sender in (None, Scope, None, Scope):
+        signal.send(sender=sender)
+        signal.send_robust(sender=sender)
+    signal.connect(boom, weak=False)  # a new shape: the long way again, then settled
+    for _ in range(2):
+        signal.send_robust(sender=None)
+    spans = exporter.get_finished_spans()
+    shapes = [(span.name, dict(span.attributes or {}), span.parent is not None) for span in spans]
+    assert len(spans) == 4 * 2 * 3 + 2 * 4
+    # Each firing's spans are the same as its first one's (only the send site's line differs).
+    assert _without_site(shapes[12:24]) == _without_site(shapes[:12])
+    assert _without_site(shapes[28:32]) == _without_site(shapes[24:28])
+    assert {span.attributes["django.signal.sender"] for span in spans if span.parent is None} == {
+        "None",
+        "signal_tracing.nesting.Scope",
+    }
+
+
+def _without_site(shapes: list[Any]) -> list[Any]:
+    return [
+        (name, {k: v for k, v in attributes.items() if k != "django.signal.send_site"}, nested)
+        for name, attributes, nested in shapes
+    ]
+
+
+def test_a_root_firing_settled_from_its_plan_is_dropped_as_the_first_was() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    signal_tracing.instrument(tracer_provider=provider)
+    signal = Signal()
+    seen: list[Any] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        span_context = trace.get_current_span().get_span_context()
+        seen.append((span_context.is_valid, span_context.trace_flags.sampled))
+
+    signal.connect(receiver, weak=False)
+    context_before = otel_context.get_current()
+    for _ in range(3):
+        firing = open_firing(signal, None, {}, SEND, [receiver], [])
+        assert isinstance(firing, firings.DroppedFiring)
+        receiver(None)
+        firing.finish(None)
+        signal.send(sender=None)
+    # The dropped span is current while the receivers run: they know the trace is dropped.
+    assert seen == [(True, False)] * 6
+    assert exporter.get_finished_spans() == ()
+    assert current_node.get() is None
+    assert otel_context.get_current() is context_before
+
+
+def test_the_context_a_dropped_root_firing_made_current_is_not_kept_alive() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from signal_tracing import spans
+
+    signal_tracing.instrument(tracer_provider=TracerProvider(sampler=ALWAYS_OFF))
+    held: list[Any] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        held.append(otel_context.get_current())
+
+    firing = open_firing(order_placed, "shop", {}, SEND, [receiver], [])
+    assert isinstance(firing, firings.DroppedFiring)
+    receiver(None)
+    firing.finish(None)
+    assert spans.dropped_context() is held[0]
+    held.clear()
+    gc.collect()
+    assert spans.dropped_context() is None
+
+
+@pytest.mark.usefixtures("fresh_failures")
+def test_a_root_firing_whose_tracing_stops_while_its_sampler_decides_ends_its_spans(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Tracing stops (another thread's uninstrument()) between the firing reading what starts
+    # its spans and its sampler deciding: the firing keeps what it read, as FiringNode.emitter
+    # says, and its receivers' spans start and end on it.
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler, SamplingResult
+
+    stop = [False]
+
+    class StopsTracing(Sampler):
+        def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+            if stop[0]:
+                state.set_emitter(None)
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return "StopsTracing"
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=StopsTracing())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    signal_tracing.instrument(tracer_provider=provider)
+    signal = Signal()
+    signal.connect(first, weak=False)
+    signal.connect(second, weak=False)
+    signal.send(sender=None)  # the long way: leaves the facts and plan of its shape
+    exporter.clear()
+    stop[0] = True
+    with caplog.at_level(logging.WARNING, logger="signal_tracing"):
+        signal.send(sender=None)
+    assert caplog.records == []
+    assert sorted(span.name for span in exporter.get_finished_spans()) == [
+        "tests.test_firings.first",
+        "tests.test_firings.second",
+        "unnamed_signal send",
+    ]

@@ -104,6 +104,70 @@ def test_a_failure_that_propagates_marks_the_firing(exporter: InMemorySpanExport
     assert len(firing.events) == 1
 
 
+def quiet_plumbing(sender: Any, **kwargs: Any) -> None:
+    return None
+
+
+async def async_broken_plumbing(sender: Any, **kwargs: Any) -> None:
+    raise RuntimeError("async plumbing failed")
+
+
+quiet_plumbing.__module__ = async_broken_plumbing.__module__ = "django.contrib.plumbing"
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+def test_a_firing_of_djangos_receivers_alone_counts_those_a_failure_stopped(
+    exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    # No call has a span or a node of its own: the sending method runs Django's loop, and
+    # what stopped it and what it stopped are still told on the firing's span.
+    signal = Signal()
+    signal.connect(quiet_plumbing)
+    signal.connect(broken_plumbing)
+    signal.connect(plumbing)
+    signal.connect(quiet_plumbing, dispatch_uid="again")
+
+    class Stop(BaseException):
+        pass
+
+    def stopping(sender: Any, **kwargs: Any) -> None:
+        raise Stop
+
+    stopping.__module__ = "django.contrib.plumbing"
+    signal.connect(stopping)
+    signal.connect(quiet_plumbing, dispatch_uid="never")
+    with caplog.at_level(logging.CRITICAL, logger="django.dispatch"):
+        if method == "send":
+            with pytest.raises(RuntimeError):
+                signal.send(sender=None)
+        else:
+            with pytest.raises(Stop):
+                signal.send_robust(sender=None)
+    firing = exporter.get_finished_spans()[-1]
+    assert firing.name == f"unnamed_signal {method}"
+    assert not firing.status.is_ok
+    if method == "send":  # broken_plumbing stopped it: four never ran
+        assert firing.attributes[attrs.SIGNAL_RECEIVERS_NOT_RUN] == 4
+        assert attrs.SIGNAL_RECEIVERS_FAILED not in firing.attributes
+    else:  # broken_plumbing was handled, stopping stopped it: one never ran
+        assert firing.attributes[attrs.SIGNAL_RECEIVERS_NOT_RUN] == 1
+        assert firing.attributes[attrs.SIGNAL_RECEIVERS_FAILED] == 1
+
+
+def test_a_failing_async_receiver_of_djangos_alone_leaves_the_sync_ones_run(
+    exporter: InMemorySpanExporter,
+) -> None:
+    signal = Signal()
+    signal.connect(quiet_plumbing)
+    signal.connect(quiet_plumbing, dispatch_uid="again")
+    signal.connect(async_broken_plumbing)
+    with pytest.raises(RuntimeError):
+        signal.send(sender=None)
+    firing = exporter.get_finished_spans()[-1]
+    assert not firing.status.is_ok
+    assert attrs.SIGNAL_RECEIVERS_NOT_RUN not in firing.attributes
+
+
 def test_span_gives_djangos_receivers_spans_of_their_own(exporter: InMemorySpanExporter) -> None:
     signal_tracing.instrument(django_receivers="span")
     exporter.clear()
