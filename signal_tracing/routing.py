@@ -383,14 +383,39 @@ def _sender_entry(facts: SignalFacts, sender: Any) -> SenderFacts:
     excluded = _excluded_labels.get(label)
     if excluded is None:
         excluded = _excluded_labels.put(label, matches_any(label, running.config.exclude_senders))
+    key = id(sender)
     try:
-        reference = weakref.ref(sender)
+        reference = _SenderRef(sender, _forget_sender)
     except TypeError:  # None, str, int...: cheap to label every time
         entry = SenderFacts(None, label, excluded, facts)
         if sender is None:
             facts.none_sender = entry
         return entry
-    return facts.senders.put(id(sender), SenderFacts(reference, label, excluded, facts))
+    reference.senders = facts.senders
+    reference.key = key
+    return facts.senders.put(key, SenderFacts(reference, label, excluded, facts))
+
+
+class _SenderRef(weakref.ref):  # type: ignore[type-arg]
+    """A sender's weak reference that knows its cache entry, to take it out when it dies."""
+
+    __slots__ = ("key", "senders")
+    senders: BoundedCache[int, SenderFacts]
+    key: int
+
+
+def _forget_sender(reference: _SenderRef) -> None:
+    """A sender died: drop its facts now rather than when its signal's cache fills up.
+
+    A sender made per firing (an instance, say) would otherwise leave up to
+    ``MAX_SENDERS_PER_SIGNAL`` dead entries per signal behind, how many depending on how often
+    the allocator hands out a new address. An entry is only dropped if it is still this
+    reference's (the cache may have been emptied and refilled since).
+    """
+    senders = reference.senders
+    entry = senders.get(reference.key)
+    if entry is not None and entry.ref is reference:
+        senders.pop(reference.key, None)
 
 
 def receiver_facts(receiver: Any) -> ReceiverFacts:

@@ -289,6 +289,39 @@ def test_a_configuration_change_is_seen_at_the_next_firing(
     assert names_sent(signal, exporter) == ["tests.test_routing.on_order", "unnamed_signal send"]
 
 
+def test_a_sender_s_facts_go_when_the_sender_dies(exporter: InMemorySpanExporter) -> None:
+    # A sender per firing must not leave its facts behind until the cache fills up (up to
+    # MAX_SENDERS_PER_SIGNAL per signal, how many depending on the allocator's addresses).
+    facts = routing.signal_facts(order_placed)
+    shops = [Shop() for _ in range(50)]
+    for shop in shops:
+        sender_facts(facts, shop)
+    keys = [id(shop) for shop in shops]
+    assert all(key in facts.senders for key in keys)
+    kept = shops[0]
+    del shops, shop
+    gc.collect()
+    assert [key for key in keys if key in facts.senders] == [id(kept)]
+    assert sender_facts(facts, kept) == ("<tests.test_routing.Shop instance>", False)
+
+
+def test_a_dead_sender_leaves_a_newer_entry_under_its_id_alone(
+    exporter: InMemorySpanExporter,
+) -> None:
+    facts = routing.signal_facts(order_placed)
+    shop = Shop()
+    sender_facts(facts, shop)
+    key = id(shop)
+    stale = facts.senders[key].ref
+    newer = routing.SenderFacts(None, "newer", False, facts)
+    facts.senders[key] = newer  # as if the cache had been emptied and refilled
+    del shop
+    gc.collect()
+    assert stale is not None
+    assert stale() is None
+    assert facts.senders.get(key) is newer
+
+
 def test_senders_with_one_label_share_one_plan(exporter: InMemorySpanExporter) -> None:
     # A new instance per firing, or a string sender (labelled anew each time), builds no plan
     # of its own: the cache of senders would otherwise hold thousands of them.
